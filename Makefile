@@ -1,0 +1,43 @@
+.POSIX:
+PREFIX	= /usr/local
+SBINDIR	= $(PREFIX)/sbin
+MANDIR	= $(PREFIX)/share/man
+UNITDIR	= $(PREFIX)/lib/systemd/system
+CC	= cc
+CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
+	  -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
+LDFLAGS	=
+LDLIBS	=
+OBJ	= smtpd.o session.o deliver.o
+
+smtpd: $(OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+smtpd.o session.o deliver.o: smtpd.h
+session.o: reply.h
+.c.o:
+	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
+
+check: smtpd
+	sh test/run
+
+demo: smtpd
+	sh test/demo
+
+lint:
+	mandoc -Tlint smtpd.8
+
+install: smtpd
+	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	cp -f smtpd $(DESTDIR)$(SBINDIR)/smtpd
+	chmod 755 $(DESTDIR)$(SBINDIR)/smtpd
+	cp -f smtpd.8 $(DESTDIR)$(MANDIR)/man8/smtpd.8
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/smtpd.8
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/smtpd $(DESTDIR)$(MANDIR)/man8/smtpd.8
+
+clean:
+	rm -f smtpd $(OBJ)
+
+.PHONY: check demo lint install uninstall clean

@@ -1,0 +1,896 @@
+/*
+ * The SMTP session: states, the command table, one handler per verb,
+ * address parsing, the DATA receiver and the Received: header.  Every
+ * reply comes from reply.h through reply().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpd.h"
+#include "reply.h"
+
+/* INIT: greeting sent; IDLE: after HELO/EHLO; MAIL: reverse-path set; RCPT: >= 1 rcpt */
+enum state { ST_INIT = 1 << 0, ST_IDLE = 1 << 1, ST_MAIL = 1 << 2, ST_RCPT = 1 << 3 };
+#define ST_ANY	(ST_INIT | ST_IDLE | ST_MAIL | ST_RCPT)
+
+enum mode { M_SMTP = 1 << 0, M_LMTP = 1 << 1 };
+
+/* Sticky DATA errors, in the order of precedence of their replies. */
+enum data_error { E_NONE, E_LONGLINE, E_BARELF, E_TOOBIG, E_SPOOL };
+
+struct session {
+	enum state	 state;
+	int		 esmtp;			/* EHLO was used */
+	unsigned int	 errors;		/* bad commands in a row */
+	char		 helo[MAX_HOSTNAME + 1];	/* sanitised */
+	char		 sender[MAX_PATH_LEN + 1];
+	struct rcpt	*rcpts;
+	size_t		 nrcpt, rcptcap;
+	char		 sessid[24];
+	char		 msgid[32];
+	unsigned int	 nmsg;
+	int		 spool;			/* -1 until the first DATA */
+};
+
+static void	cmd_helo(struct session *, char *);
+static void	cmd_ehlo(struct session *, char *);
+static void	cmd_mail(struct session *, char *);
+static void	cmd_rcpt(struct session *, char *);
+static void	cmd_data(struct session *, char *);
+static void	cmd_rset(struct session *, char *);
+static void	cmd_noop(struct session *, char *);
+static void	cmd_quit(struct session *, char *);
+static void	cmd_help(struct session *, char *);
+static void	cmd_vrfy(struct session *, char *);
+static void	cmd_expn(struct session *, char *);
+static void	cmd_turn(struct session *, char *);
+
+static const struct command {
+	const char	*verb;
+	unsigned int	 states;	/* where the verb is legal */
+	unsigned int	 modes;		/* M_SMTP, M_LMTP */
+	int		 flush;		/* reply may not wait for more input */
+	void		(*run)(struct session *, char *);
+} commands[] = {
+	{ "HELO", ST_ANY,		M_SMTP,		 1, cmd_helo },
+	{ "EHLO", ST_ANY,		M_SMTP,		 1, cmd_ehlo },
+	{ "MAIL", ST_IDLE,		M_SMTP | M_LMTP, 0, cmd_mail },
+	{ "RCPT", ST_MAIL | ST_RCPT,	M_SMTP | M_LMTP, 0, cmd_rcpt },
+	{ "DATA", ST_RCPT,		M_SMTP | M_LMTP, 1, cmd_data },
+	{ "RSET", ST_ANY,		M_SMTP | M_LMTP, 0, cmd_rset },
+	{ "NOOP", ST_ANY,		M_SMTP | M_LMTP, 1, cmd_noop },
+	{ "QUIT", ST_ANY,		M_SMTP | M_LMTP, 1, cmd_quit },
+	{ "HELP", ST_ANY,		M_SMTP | M_LMTP, 1, cmd_help },
+	{ "VRFY", ST_ANY,		M_SMTP | M_LMTP, 1, cmd_vrfy },
+	{ "EXPN", ST_ANY,		M_SMTP | M_LMTP, 1, cmd_expn },
+	{ "TURN", ST_ANY,		M_SMTP,		 1, cmd_turn },	/* always 502 */
+};
+
+static const char *
+state_name(enum state st)
+{
+	switch (st) {
+	case ST_INIT:	return "init";
+	case ST_IDLE:	return "idle";
+	case ST_MAIL:	return "mail";
+	case ST_RCPT:	return "rcpt";
+	}
+	return "?";
+}
+
+/* Write one reply line; more != 0 makes it a "NNN-" continuation line. */
+static void
+reply_line(struct session *s, enum reply r, const char *arg, int more)
+{
+	const struct reply_text *t = &replies[r];
+	char line[600], clean[256];
+	const char *mark;
+	int n;
+
+	mark = strstr(t->text, "%s");
+	sanitize(clean, sizeof(clean), arg != NULL ? arg : "",
+	    arg != NULL ? strlen(arg) : 0);
+	n = snprintf(line, sizeof(line), "%d%c%s%s%.*s%s%s\r\n", t->code,
+	    more ? '-' : ' ', t->esc, t->esc[0] != '\0' ? " " : "",
+	    mark != NULL ? (int)(mark - t->text) : (int)strlen(t->text),
+	    t->text, mark != NULL ? clean : "", mark != NULL ? mark + 2 : "");
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	io_put(line, (size_t)n);
+
+	/* Syntax and sequence errors in a row end the session. */
+	if (more)
+		return;
+	if (t->code == 500 || t->code == 501 || t->code == 503 ||
+	    t->code == 555)
+		s->errors++;
+	else if (t->code < 400)
+		s->errors = 0;
+}
+
+static void
+reply(struct session *s, enum reply r, const char *arg)
+{
+	reply_line(s, r, arg, 0);
+}
+
+static void
+reply_more(struct session *s, enum reply r, const char *arg)
+{
+	reply_line(s, r, arg, 1);
+}
+
+/* Send a 421 and end the session. */
+static void NORETURN
+bye421(struct session *s, enum reply r)
+{
+	reply(s, r, conf.hostname);
+	io_flush();
+	log_info("session=%s end=%s state=%s", s->sessid,
+	    r == R_TIMEOUT ? "timeout" : "errors", state_name(s->state));
+	exit(0);
+}
+
+static void
+reset_transaction(struct session *s)
+{
+	s->sender[0] = '\0';
+	s->nrcpt = 0;
+	if (s->state != ST_INIT)
+		s->state = ST_IDLE;
+}
+
+/* Does the string hold no control character, and is it non-empty? */
+static int
+is_printable(const char *p)
+{
+	if (*p == '\0')
+		return 0;
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return 0;
+	return 1;
+}
+
+static void
+greet(struct session *s, char *arg, int esmtp)
+{
+	if (!is_printable(arg)) {
+		reply(s, R_SYNTAX, NULL);
+		return;
+	}
+	sanitize(s->helo, sizeof(s->helo), arg, strlen(arg));
+	s->esmtp = esmtp;
+	s->state = ST_IDLE;
+	reset_transaction(s);
+}
+
+static void
+cmd_helo(struct session *s, char *arg)
+{
+	greet(s, arg, 0);
+	if (s->state == ST_IDLE)
+		reply(s, R_HELO, conf.hostname);
+}
+
+static void
+cmd_ehlo(struct session *s, char *arg)
+{
+	char size[32];
+
+	greet(s, arg, 1);
+	if (s->state != ST_IDLE || s->helo[0] == '\0')
+		return;
+	snprintf(size, sizeof(size), "SIZE %lu", conf.maxsize);
+	reply_more(s, R_EHLO, conf.hostname);
+	reply_more(s, R_EHLO, "PIPELINING");
+	reply_more(s, R_EHLO, size);
+	reply_more(s, R_EHLO, "8BITMIME");
+	reply_more(s, R_EHLO, "ENHANCEDSTATUSCODES");
+	reply(s, R_EHLO, "HELP");
+}
+
+/* RFC 5321 4.1.2: Let-dig [Ldh-str] sub-domains, or an address literal. */
+static const char *
+parse_domain(const char *p)
+{
+	const char *start = p;
+
+	if (*p == '[') {
+		for (p++; *p != ']'; p++)
+			if (*p < 0x21 || *p > 0x7e || *p == '[' || *p == '\\')
+				return NULL;
+		p++;
+	} else {
+		for (;;) {
+			const char *label = p;
+
+			while ((*p >= 'a' && *p <= 'z') ||
+			    (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '-')
+				p++;
+			if (p == label || *label == '-' || p[-1] == '-')
+				return NULL;
+			if (*p != '.')
+				break;
+			p++;
+		}
+	}
+	return (size_t)(p - start) <= MAX_DOMAIN ? p : NULL;
+}
+
+static int
+is_atext(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/*
+ * Parse an RFC 5321 Path at p: "<" [route ":"] mailbox ">".  The mailbox
+ * goes to addr, its unquoted local part to local and its domain to
+ * *domain (NULL when there is none: the null path, or "postmaster" if
+ * bare_ok).  Returns the end of the path, or NULL for bad syntax.
+ */
+static const char *
+parse_path(const char *p, char *addr, char *local, const char **domain,
+    int bare_ok)
+{
+	const char *start, *at;
+	size_t n = 0;
+
+	*domain = NULL;
+	addr[0] = local[0] = '\0';
+	if (*p++ != '<')
+		return NULL;
+	if (*p == '>')
+		return bare_ok ? NULL : p + 1;	/* null path, MAIL only */
+	if (*p == '@') {			/* source route: ignored */
+		do {
+			if ((p = parse_domain(p + 1)) == NULL)
+				return NULL;
+		} while (*p == ',' && *++p == '@');
+		if (*p++ != ':')
+			return NULL;
+	}
+	start = p;
+	if (*p == '"') {
+		for (p++; *p != '"'; p++) {
+			if (*p == '\\')
+				p++;
+			if (*p < 0x20 || *p > 0x7e || n == MAX_LOCAL)
+				return NULL;
+			local[n++] = *p;
+		}
+		p++;
+	} else {
+		for (;;) {
+			const char *atom = p;
+
+			while (is_atext((unsigned char)*p) && n < MAX_LOCAL)
+				local[n++] = *p++;
+			if (p == atom || is_atext((unsigned char)*p))
+				return NULL;
+			if (*p != '.')
+				break;
+			if (n == MAX_LOCAL)
+				return NULL;
+			local[n++] = *p++;
+		}
+	}
+	local[n] = '\0';
+	at = p;
+	if (*p == '@') {
+		if ((p = parse_domain(p + 1)) == NULL)
+			return NULL;
+		*domain = at + 1;
+	} else if (!bare_ok || strcasecmp(local, "postmaster") != 0 ||
+	    start[0] == '"')
+		return NULL;
+	if (*p != '>' || (size_t)(p - start) > MAX_PATH_LEN - 2)
+		return NULL;
+	memcpy(addr, start, (size_t)(p - start));
+	addr[p - start] = '\0';
+	return p + 1;
+}
+
+static int
+is_local_domain(const char *d, size_t len)
+{
+	size_t i;
+
+	if ((strlen(conf.hostname) == len &&
+	    strncasecmp(d, conf.hostname, len) == 0) ||
+	    (len == 9 && strncasecmp(d, "localhost", len) == 0))
+		return 1;
+	for (i = 0; i < conf.ndomains; i++)
+		if (strlen(conf.domains[i]) == len &&
+		    strncasecmp(d, conf.domains[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Check the ESMTP parameters of MAIL (RFC 1870 SIZE, RFC 6152 BODY). */
+static int
+mail_params(struct session *s, char *p)
+{
+	char *key;
+
+	while ((key = strsep(&p, " ")) != NULL) {
+		char *val = strchr(key, '=');
+
+		if (*key == '\0')
+			continue;
+		if (val != NULL)
+			*val++ = '\0';
+		if (strcasecmp(key, "SIZE") == 0 && val != NULL && s->esmtp) {
+			char *end;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(val, &end, 10);
+			if (*val < '0' || *val > '9' || *end != '\0' ||
+			    errno != 0) {
+				reply(s, R_SIZE_FIELD, NULL);
+				return -1;
+			}
+			if (v > conf.maxsize) {
+				reply(s, R_SIZE_EXCEEDED, NULL);
+				return -1;
+			}
+		} else if (strcasecmp(key, "BODY") == 0 && val != NULL &&
+		    s->esmtp) {
+			if (strcasecmp(val, "7BIT") != 0 &&
+			    strcasecmp(val, "8BITMIME") != 0) {
+				reply(s, R_BADBODY, NULL);
+				return -1;
+			}
+		} else {
+			reply(s, R_BADPARAM, key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+cmd_mail(struct session *s, char *arg)
+{
+	char addr[MAX_PATH_LEN + 1], local[MAX_LOCAL + 1];
+	const char *domain, *end;
+
+	if (strncasecmp(arg, "FROM:", 5) != 0) {
+		reply(s, R_SYNTAX, NULL);
+		return;
+	}
+	arg += 5;
+	while (*arg == ' ')
+		arg++;
+	if ((end = parse_path(arg, addr, local, &domain, 0)) == NULL ||
+	    (*end != '\0' && *end != ' ')) {
+		reply(s, R_BADSENDER, NULL);
+		return;
+	}
+	if (mail_params(s, (char *)end) != 0)
+		return;
+	memcpy(s->sender, addr, sizeof(s->sender));
+	s->nrcpt = 0;
+	s->state = ST_MAIL;
+	reply(s, R_SENDER_OK, NULL);
+}
+
+static void
+cmd_rcpt(struct session *s, char *arg)
+{
+	char addr[MAX_PATH_LEN + 1], local[MAX_LOCAL + 1], *c;
+	const char *domain, *end;
+	struct rcpt *r;
+	size_t i;
+
+	if (strncasecmp(arg, "TO:", 3) != 0) {
+		reply(s, R_SYNTAX, NULL);
+		return;
+	}
+	arg += 3;
+	while (*arg == ' ')
+		arg++;
+	if ((end = parse_path(arg, addr, local, &domain, 1)) == NULL ||
+	    (*end != '\0' && *end != ' ')) {
+		reply(s, R_BADRCPT, NULL);
+		return;
+	}
+	while (*end == ' ')
+		end++;
+	if (*end != '\0') {
+		reply(s, R_BADPARAM, end);
+		return;
+	}
+	if (domain != NULL &&
+	    !is_local_domain(domain, (size_t)(end - 1 - domain))) {
+		reply(s, R_NORELAY, NULL);
+		return;
+	}
+	for (c = local; *c != '\0'; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	if (strcmp(local, "postmaster") != 0 &&
+	    (!dlv_valid_user(local) || !dlv_exists(local))) {
+		reply(s, R_NOUSER, NULL);
+		return;
+	}
+	if (s->nrcpt == conf.maxrcpt) {
+		reply(s, R_TOOMANYRCPT, NULL);
+		return;
+	}
+	for (i = 0; i < s->nrcpt; i++)	/* one copy per mailbox */
+		if (strcmp(s->rcpts[i].user, local) == 0)
+			goto ok;
+	if (s->nrcpt == s->rcptcap) {
+		size_t cap = s->rcptcap ? s->rcptcap * 2 : 8;
+
+		if (cap > conf.maxrcpt)
+			cap = conf.maxrcpt;
+		if ((r = realloc(s->rcpts, cap * sizeof(*r))) == NULL) {
+			reply(s, R_LOCALERR, NULL);
+			return;
+		}
+		s->rcpts = r;
+		s->rcptcap = cap;
+	}
+	r = &s->rcpts[s->nrcpt++];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->addr, addr, sizeof(r->addr));
+	memcpy(r->user, local, sizeof(r->user));
+ok:
+	s->state = ST_RCPT;
+	reply(s, R_RCPT_OK, NULL);
+}
+
+/* The DATA receiver: a byte machine over the input buffer. */
+enum dstate { D_BOL, D_TEXT, D_CR, D_DOT, D_DOTCR };
+
+struct receiver {
+	struct session	*s;
+	enum dstate	 st;
+	enum data_error	 err;
+	char		 line[MAX_TEXTLINE];	/* one line, without CRLF */
+	size_t		 len;
+	int		 toolong;		/* this line overflowed */
+	unsigned long	 size;			/* as -s counts it */
+	int		 in_header;
+	unsigned int	 nreceived;
+	int		 has_from;
+	char		 out[65536];		/* spool writes */
+	size_t		 outlen;
+	off_t		 spooled;
+};
+
+static void
+spool_write(struct receiver *rv, const char *p, size_t n)
+{
+	ssize_t w;
+
+	if (rv->err == E_SPOOL)
+		return;
+	while (n > 0) {
+		if ((w = write(rv->s->spool, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("session=%s spool write: %s", rv->s->sessid,
+			    strerror(errno));
+			rv->err = E_SPOOL;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+		rv->spooled += w;
+	}
+}
+
+static void
+spool_put(struct receiver *rv, const char *p, size_t n)
+{
+	if (rv->outlen + n > sizeof(rv->out)) {
+		spool_write(rv, rv->out, rv->outlen);
+		rv->outlen = 0;
+	}
+	memcpy(rv->out + rv->outlen, p, n);
+	rv->outlen += n;
+}
+
+/* Does the line start with the header field name (with its colon)? */
+static int
+is_field(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	return len >= n && strncasecmp(line, name, n) == 0;
+}
+
+/* Mark recipients named by a Delivered-To: header as looping. */
+static void
+check_delivered_to(struct receiver *rv, const char *v, size_t len)
+{
+	size_t i, hl = strlen(conf.hostname);
+
+	while (len > 0 && (*v == ' ' || *v == '\t'))
+		v++, len--;
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	for (i = 0; i < rv->s->nrcpt; i++) {
+		struct rcpt *r = &rv->s->rcpts[i];
+		size_t ul = strlen(r->user);
+
+		if (len == ul + 1 + hl && strncasecmp(v, r->user, ul) == 0 &&
+		    v[ul] == '@' && strncasecmp(v + ul + 1, conf.hostname,
+		    hl) == 0)
+			r->looped = 1;
+	}
+}
+
+/* A complete line (without its CRLF) has arrived. */
+static void
+end_line(struct receiver *rv)
+{
+	const char *p = rv->line;
+	size_t n = rv->len, len = rv->len;
+
+	rv->size += n + 2;
+	if (rv->toolong && rv->err == E_NONE)
+		rv->err = E_LONGLINE;
+	if (rv->size > conf.maxsize && rv->err == E_NONE)
+		rv->err = E_TOOBIG;
+	rv->toolong = 0;
+	rv->len = 0;
+	if (rv->err != E_NONE)
+		return;
+	if (rv->in_header) {
+		if (n == 0)
+			rv->in_header = 0;
+		else if (is_field(p, n, "Received:"))
+			rv->nreceived++;
+		else if (is_field(p, n, "Delivered-To:"))
+			check_delivered_to(rv, p + 13, n - 13);
+	}
+	while (n > 0 && *p == '>')
+		p++, n--;
+	if (n >= 5 && memcmp(p, "From ", 5) == 0)
+		rv->has_from = 1;
+	rv->line[len] = '\n';
+	spool_put(rv, rv->line, len + 1);
+}
+
+static void
+add_bytes(struct receiver *rv, const char *p, size_t n)
+{
+	if (rv->len + n > sizeof(rv->line) - 2) {
+		rv->toolong = 1;
+		n = sizeof(rv->line) - 2 - rv->len;
+	}
+	memcpy(rv->line + rv->len, p, n);
+	rv->len += n;
+}
+
+/*
+ * Run the byte machine over input until CR LF . CR LF.  Only that
+ * sequence ends the data; a bare CR is data, a bare LF is recorded as
+ * an error, one leading dot is removed.  Returns IO_OK, IO_EOF or
+ * IO_TIMEOUT.
+ */
+static int
+receive(struct receiver *rv)
+{
+	const unsigned char *buf;
+	size_t n, i;
+	int r;
+
+	for (;;) {
+		if ((r = io_peek(&buf, &n)) != IO_OK)
+			return r;
+		for (i = 0; i < n; i++) {
+			unsigned char c = buf[i];
+
+			switch (rv->st) {
+			case D_DOT:
+				if (c == '\r') {
+					rv->st = D_DOTCR;
+					continue;
+				}
+				break;			/* the dot is gone */
+			case D_DOTCR:
+				if (c == '\n') {
+					io_consume(i + 1);
+					rv->len = 0;
+					return IO_OK;
+				}
+				add_bytes(rv, "\r", 1);	/* a bare CR */
+				break;
+			case D_BOL:
+				if (c == '.') {
+					rv->st = D_DOT;
+					continue;
+				}
+				break;
+			case D_CR:
+				if (c == '\n') {
+					end_line(rv);
+					rv->st = D_BOL;
+					continue;
+				}
+				add_bytes(rv, "\r", 1);	/* a bare CR */
+				break;
+			case D_TEXT:
+				break;
+			}
+			/* D_TEXT: copy a run of ordinary bytes at once. */
+			if (c == '\r') {
+				rv->st = D_CR;
+			} else if (c == '\n') {
+				if (rv->err == E_NONE || rv->err == E_LONGLINE)
+					rv->err = E_BARELF;
+				rv->st = D_TEXT;
+			} else {
+				size_t j = i + 1;
+
+				while (j < n && buf[j] != '\r' && buf[j] != '\n')
+					j++;
+				add_bytes(rv, (const char *)buf + i, j - i);
+				i = j - 1;
+				rv->st = D_TEXT;
+			}
+		}
+		io_consume(n);
+	}
+}
+
+/* RFC 5321 4.4: the trace header, first in the spool. */
+static void
+received_header(struct session *s, struct receiver *rv)
+{
+	char hdr[1024], date[64], peer[MAX_PEER + 16] = "", forr[MAX_PATH_LEN + 16] = "";
+	time_t now = time(NULL);
+	int n;
+
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
+	    localtime(&now));
+	if (conf.peer[0] != '\0')
+		snprintf(peer, sizeof(peer), " ([%s%s])",
+		    conf.peer6 ? "IPv6:" : "", conf.peer);
+	if (s->nrcpt == 1)
+		snprintf(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
+	n = snprintf(hdr, sizeof(hdr), "Received: from %s%s\n\tby %s "
+	    "(smtpd) with %s id %s%s;\n\t%s\n", s->helo, peer, conf.hostname,
+	    s->esmtp ? "ESMTP" : "SMTP", s->msgid, forr, date);
+	if (n > 0 && (size_t)n < sizeof(hdr))
+		spool_put(rv, hdr, (size_t)n);
+}
+
+/* Deliver one copy to each recipient and choose the final reply. */
+static void
+deliver(struct session *s, struct receiver *rv)
+{
+	struct message m;
+	size_t i, ok = 0, temp = 0, loops = 0;
+
+	m.fd = s->spool;
+	m.size = rv->spooled;
+	m.sender = s->sender;
+	m.id = s->msgid;
+	m.has_from = rv->has_from;
+	for (i = 0; i < s->nrcpt; i++) {
+		struct rcpt *r = &s->rcpts[i];
+
+		if (r->looped || rv->nreceived > MAX_RECEIVED) {
+			r->status = DLV_PERM;
+			loops++;
+			log_info("session=%s msg=%s rcpt=%s status=loop",
+			    s->sessid, s->msgid, r->addr);
+			continue;
+		}
+		r->status = dlv_deliver(&m, r);
+		if (r->status == DLV_OK)
+			ok++;
+		else if (r->status == DLV_TEMP)
+			temp++;
+	}
+	log_info("session=%s msg=%s from=<%s> size=%lu rcpts=%zu delivered=%zu",
+	    s->sessid, s->msgid, s->sender, rv->size, s->nrcpt, ok);
+	if (ok == s->nrcpt)
+		reply(s, R_ACCEPTED, s->msgid);
+	else if (ok > 0)
+		reply(s, R_PARTIAL, NULL);
+	else if (temp > 0)
+		reply(s, R_TEMPFAIL, NULL);
+	else if (loops == s->nrcpt)
+		reply(s, R_LOOP, NULL);
+	else
+		reply(s, R_PERMFAIL, NULL);
+}
+
+static void
+cmd_data(struct session *s, char *arg)
+{
+	static struct receiver rv;
+	static const enum reply err_reply[] = {
+		[E_LONGLINE] = R_MSG_LONGLINE, [E_BARELF] = R_MSG_BARELF,
+		[E_TOOBIG] = R_MSG_TOOBIG, [E_SPOOL] = R_NOSPACE,
+	};
+	int r;
+
+	if (*arg != '\0') {
+		reply(s, R_NOARGS, NULL);
+		return;
+	}
+	if (s->spool < 0 && (s->spool = dlv_spool()) < 0) {
+		reply(s, R_LOCALERR, NULL);
+		return;
+	}
+	if (ftruncate(s->spool, 0) != 0 || lseek(s->spool, 0, SEEK_SET) != 0) {
+		log_err("session=%s spool: %s", s->sessid, strerror(errno));
+		reply(s, R_LOCALERR, NULL);
+		return;
+	}
+	snprintf(s->msgid, sizeof(s->msgid), "%s.%u", s->sessid, ++s->nmsg);
+	memset(&rv, 0, offsetof(struct receiver, out));
+	rv.s = s;
+	rv.in_header = 1;
+	rv.outlen = 0;
+	reply(s, R_DATA, NULL);
+	received_header(s, &rv);
+	io_deadline(conf.datatime);
+	if ((r = receive(&rv)) == IO_TIMEOUT)
+		bye421(s, R_TIMEOUT);
+	if (r == IO_EOF) {
+		log_info("session=%s end=eof state=data", s->sessid);
+		exit(0);
+	}
+	spool_write(&rv, rv.out, rv.outlen);
+	if (rv.err != E_NONE) {
+		log_info("session=%s msg=%s refused=%d size=%lu", s->sessid,
+		    s->msgid, (int)rv.err, rv.size);
+		reply(s, err_reply[rv.err], NULL);
+	} else
+		deliver(s, &rv);
+	reset_transaction(s);
+}
+
+static void
+cmd_rset(struct session *s, char *arg)
+{
+	if (*arg != '\0') {
+		reply(s, R_NOARGS, NULL);
+		return;
+	}
+	reset_transaction(s);
+	reply(s, R_RESET, NULL);
+}
+
+static void
+cmd_noop(struct session *s, char *arg)
+{
+	(void)arg;	/* RFC 5321 4.1.1.9: a parameter is ignored */
+	reply(s, R_NOOP, NULL);
+}
+
+static void
+cmd_quit(struct session *s, char *arg)
+{
+	if (*arg != '\0') {
+		reply(s, R_NOARGS, NULL);
+		return;
+	}
+	reply(s, R_BYE, conf.hostname);
+	io_flush();
+	log_info("session=%s end=quit messages=%u", s->sessid, s->nmsg);
+	exit(0);
+}
+
+static void
+cmd_help(struct session *s, char *arg)
+{
+	(void)arg;	/* one help text for every topic */
+	reply_more(s, R_HELP, "smtpd commands:");
+	reply_more(s, R_HELP, "HELO EHLO MAIL RCPT DATA RSET NOOP QUIT");
+	reply_more(s, R_HELP, "HELP VRFY EXPN TURN");
+	reply(s, R_HELP_END, NULL);
+}
+
+static void
+cmd_vrfy(struct session *s, char *arg)
+{
+	if (*arg == '\0') {
+		reply(s, R_SYNTAX, NULL);
+		return;
+	}
+	reply(s, R_VRFY_CANNOT, NULL);
+}
+
+static void
+cmd_expn(struct session *s, char *arg)
+{
+	(void)arg;	/* nothing is expanded without -E */
+	reply(s, R_EXPN_DISABLED, NULL);
+}
+
+static void
+cmd_turn(struct session *s, char *arg)
+{
+	(void)arg;	/* RFC 821: a server may refuse the role change */
+	reply(s, R_TURN, NULL);
+}
+
+/* Look the verb up, check mode and state, run the handler. */
+static void
+dispatch(struct session *s, char *line, size_t len)
+{
+	const struct command *c;
+	char *arg;
+	size_t i, vlen;
+
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		line[--len] = '\0';
+	if (memchr(line, '\0', len) != NULL) {
+		reply(s, R_UNKNOWN, NULL);
+		return;
+	}
+	vlen = strcspn(line, " ");
+	arg = line[vlen] == ' ' ? line + vlen + 1 : line + vlen;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		c = &commands[i];
+		if (strlen(c->verb) != vlen ||
+		    strncasecmp(line, c->verb, vlen) != 0)
+			continue;
+		if (!(c->modes & M_SMTP)) {
+			break;
+		}
+		if (!(c->states & s->state)) {
+			reply(s, R_BADSEQ, NULL);
+			return;
+		}
+		c->run(s, arg);
+		if (c->flush)
+			io_flush();
+		return;
+	}
+	reply(s, R_UNKNOWN, NULL);
+}
+
+void
+sess_run(void)
+{
+	static struct session sess;
+	struct session *s = &sess;
+	char line[MAX_CMDLINE];
+	size_t len;
+	int r;
+
+	s->state = ST_INIT;
+	s->spool = -1;
+	snprintf(s->sessid, sizeof(s->sessid), "%lX%05lX",
+	    (unsigned long)time(NULL), (unsigned long)getpid() & 0xfffff);
+	log_info("session=%s connect client=%s", s->sessid,
+	    conf.peer[0] != '\0' ? conf.peer : "local");
+	reply(s, R_GREETING, conf.hostname);
+	for (;;) {
+		io_deadline(conf.timeout);
+		r = io_getline(line, sizeof(line), &len);
+		if (r == IO_EOF) {
+			log_info("session=%s end=eof state=%s messages=%u",
+			    s->sessid, state_name(s->state), s->nmsg);
+			exit(0);
+		}
+		if (r == IO_TIMEOUT)
+			bye421(s, R_TIMEOUT);
+		if (r == IO_TOOLONG)
+			reply(s, R_TOOLONG, NULL);
+		else
+			dispatch(s, line, len);
+		if (s->errors >= MAX_BADCMDS)
+			bye421(s, R_TOOMANYERRS);
+	}
+}

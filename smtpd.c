@@ -1,0 +1,388 @@
+/*
+ * smtpd: one SMTP session on stdin/stdout, started per connection by
+ * inetd, tcpserver or a systemd socket unit.  This file holds start-up,
+ * options, the peer address, logging and the only code that touches
+ * file descriptors 0 and 1: a bounded, buffered reader and writer.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpd.h"
+
+struct config conf = {
+	.maildir = "/var/mail",
+	.maxsize = 10240000,
+	.maxrcpt = 100,
+	.timeout = 300,
+	.datatime = 1800,
+	.lockwait = 30,
+};
+
+static unsigned char	 ibuf[65536];	/* input, filled by read(2) */
+static size_t		 ipos, ilen;
+static char		 obuf[4096];	/* replies, flushed before reads */
+static size_t		 olen;
+static struct timespec	 deadline;	/* the current read must end by then */
+
+static void NORETURN
+usage(void)
+{
+	fprintf(stderr, "usage: smtpd [-d maildir] [-D domain] [-h name] "
+	    "[-n rcpts] [-s bytes] [-T seconds] [-t seconds] [-w seconds]\n");
+	exit(1);
+}
+
+static void vlog(int, const char *, va_list) PRINTFLIKE(2, 0);
+
+static void
+vlog(int prio, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	syslog(prio, "%s", msg);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, fmt, ap);
+	va_end(ap);
+}
+
+void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/*
+ * Copy at most n bytes of src into dst (of size dstsz, always terminated),
+ * replacing anything outside printable ASCII with '?'.  Every peer string
+ * passes here before it reaches a reply, a log line or a header.
+ */
+size_t
+sanitize(char *dst, size_t dstsz, const char *src, size_t n)
+{
+	size_t i;
+
+	if (dstsz == 0)
+		return 0;
+	for (i = 0; i < n && i + 1 < dstsz && src[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	dst[i] = '\0';
+	return i;
+}
+
+/* Parse a decimal option argument in [min, max] or exit. */
+static long
+number(const char *s, long min, long max, int opt)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "smtpd: -%c: bad number %s\n", opt, s);
+		exit(1);
+	}
+	return v;
+}
+
+/* The client address: socket peer, then $TCPREMOTEIP, then $REMOTE_ADDR. */
+static void
+find_peer(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *env;
+	char buf[INET6_ADDRSTRLEN];
+	const void *a = NULL;
+
+	if (getpeername(0, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			a = &((struct sockaddr_in *)&ss)->sin_addr;
+		else if (ss.ss_family == AF_INET6) {
+			struct in6_addr *in6 =
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+			if (IN6_IS_ADDR_V4MAPPED(in6)) {
+				a = in6->s6_addr + 12;
+				ss.ss_family = AF_INET;
+			} else
+				a = in6;
+		}
+		if (a != NULL &&
+		    inet_ntop(ss.ss_family, a, buf, sizeof(buf)) != NULL) {
+			sanitize(conf.peer, sizeof(conf.peer), buf, sizeof(buf));
+			conf.peer6 = ss.ss_family == AF_INET6;
+			return;
+		}
+	}
+	if ((env = getenv("TCPREMOTEIP")) == NULL || *env == '\0')
+		env = getenv("REMOTE_ADDR");
+	if (env == NULL || *env == '\0')
+		return;
+	sanitize(conf.peer, sizeof(conf.peer), env, strlen(env));
+	conf.peer6 = strchr(conf.peer, ':') != NULL;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct stat st;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "D:d:h:n:s:T:t:w:")) != -1) {
+		switch (ch) {
+		case 'D':
+			if (conf.ndomains == MAX_DOMAINS) {
+				fprintf(stderr, "smtpd: too many -D\n");
+				exit(1);
+			}
+			conf.domains[conf.ndomains++] = optarg;
+			break;
+		case 'd':
+			conf.maildir = optarg;
+			break;
+		case 'h':
+			if (strlen(optarg) > MAX_HOSTNAME)
+				usage();
+			sanitize(conf.hostname, sizeof(conf.hostname), optarg,
+			    strlen(optarg));
+			break;
+		case 'n':
+			conf.maxrcpt = (size_t)number(optarg, 1, 100000, ch);
+			break;
+		case 's':
+			conf.maxsize = (unsigned long)number(optarg, 1,
+			    LONG_MAX, ch);
+			break;
+		case 'T':
+			conf.datatime = (int)number(optarg, 1, 86400, ch);
+			break;
+		case 't':
+			conf.timeout = (int)number(optarg, 1, 86400, ch);
+			break;
+		case 'w':
+			conf.lockwait = (int)number(optarg, 0, 3600, ch);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	tzset();
+	if (conf.hostname[0] == '\0') {
+		char h[MAX_HOSTNAME + 1];
+
+		if (gethostname(h, sizeof(h)) != 0)
+			die("gethostname: %s", strerror(errno));
+		h[MAX_HOSTNAME] = '\0';
+		sanitize(conf.hostname, sizeof(conf.hostname), h, strlen(h));
+	}
+	if (stat(conf.maildir, &st) != 0 || !S_ISDIR(st.st_mode))
+		die("mail directory %s: not a directory", conf.maildir);
+	find_peer();
+
+	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	sess_run();
+}
+
+static long
+ms_left(void)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long)(deadline.tv_sec - now.tv_sec) * 1000 +
+	    (deadline.tv_nsec - now.tv_nsec) / 1000000;
+	if (ms > (long)conf.timeout * 1000)
+		ms = (long)conf.timeout * 1000;	/* idle limit of one read */
+	return ms < 0 ? 0 : ms;
+}
+
+/* Every read from now on must end within secs seconds. */
+void
+io_deadline(int secs)
+{
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += secs;
+}
+
+/* Fill the input buffer if it is empty; IO_OK, IO_EOF or IO_TIMEOUT. */
+static int
+io_fill(void)
+{
+	struct pollfd pfd;
+	ssize_t n;
+	int r;
+
+	if (ipos < ilen)
+		return IO_OK;
+	io_flush();
+	ipos = ilen = 0;
+	for (;;) {
+		pfd.fd = 0;
+		pfd.events = POLLIN;
+		r = poll(&pfd, 1, (int)ms_left());
+		if (r == 0)
+			return IO_TIMEOUT;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll: %s", strerror(errno));
+		}
+		n = read(0, ibuf, sizeof(ibuf));
+		if (n > 0) {
+			ilen = (size_t)n;
+			return IO_OK;
+		}
+		if (n == 0)
+			return IO_EOF;
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		log_info("read error: %s", strerror(errno));
+		return IO_EOF;
+	}
+}
+
+/*
+ * Read one command line, ending at LF, into buf (size max, which counts the
+ * CRLF).  One CR before the LF is dropped and the line is NUL-terminated.
+ * A longer line is discarded up to its LF and gives IO_TOOLONG.
+ */
+int
+io_getline(char *buf, size_t max, size_t *len)
+{
+	size_t n = 0;
+	int toolong = 0, r;
+
+	for (;;) {
+		unsigned char *p, *lf;
+		size_t avail, take;
+
+		if ((r = io_fill()) != IO_OK)
+			return r;
+		p = ibuf + ipos;
+		avail = ilen - ipos;
+		lf = memchr(p, '\n', avail);
+		take = lf != NULL ? (size_t)(lf - p) : avail;
+		/* Bytes up to the LF, CR included, leave room for it. */
+		if (!toolong && n + take <= max - 1) {
+			memcpy(buf + n, p, take);
+			n += take;
+		} else
+			toolong = 1;
+		ipos += take;
+		if (lf == NULL)
+			continue;
+		ipos++;
+		if (toolong)
+			return IO_TOOLONG;
+		if (n > 0 && buf[n - 1] == '\r')
+			n--;
+		buf[n] = '\0';
+		*len = n;
+		return IO_OK;
+	}
+}
+
+/* Make input available without consuming it. */
+int
+io_peek(const unsigned char **p, size_t *n)
+{
+	int r;
+
+	if ((r = io_fill()) != IO_OK)
+		return r;
+	*p = ibuf + ipos;
+	*n = ilen - ipos;
+	return IO_OK;
+}
+
+void
+io_consume(size_t n)
+{
+	ipos += n;
+}
+
+static void
+write_all(const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(1, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_info("write error: %s", strerror(errno));
+			exit(1);
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void
+io_put(const char *s, size_t n)
+{
+	if (olen + n > sizeof(obuf)) {
+		io_flush();
+		if (n > sizeof(obuf)) {
+			write_all(s, n);
+			return;
+		}
+	}
+	memcpy(obuf + olen, s, n);
+	olen += n;
+}
+
+void
+io_flush(void)
+{
+	write_all(obuf, olen);
+	olen = 0;
+}

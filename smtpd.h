@@ -1,0 +1,85 @@
+/* Shared structures, limits and prototypes of smtpd. */
+#ifndef SMTPD_H
+#define SMTPD_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PRINTFLIKE(n, m)	__attribute__((format(printf, n, m)))
+#define NORETURN		__attribute__((noreturn))
+#else
+#define PRINTFLIKE(n, m)
+#define NORETURN
+#endif
+
+/* RFC 5321 4.5.3.1: limits, each counting the CRLF where there is one. */
+#define MAX_CMDLINE	512
+#define MAX_TEXTLINE	1000
+#define MAX_LOCAL	64
+#define MAX_DOMAIN	255
+#define MAX_PATH_LEN	256
+#define MAX_DOMAINS	32
+#define MAX_BADCMDS	20	/* bad commands in a row before 421 */
+#define MAX_RECEIVED	100	/* Received: headers before a loop is declared */
+#define MAX_HOSTNAME	255
+#define MAX_PEER	64
+
+struct config {
+	const char	*maildir;		/* -d */
+	char		 hostname[MAX_HOSTNAME + 1];	/* -h */
+	const char	*domains[MAX_DOMAINS];	/* -D */
+	size_t		 ndomains;
+	unsigned long	 maxsize;		/* -s */
+	size_t		 maxrcpt;		/* -n */
+	int		 timeout;		/* -t: idle limit of a read */
+	int		 datatime;		/* -T: limit of one DATA phase */
+	int		 lockwait;		/* -w: limit of a mailbox lock wait */
+	char		 peer[MAX_PEER];	/* client address, "" if unknown */
+	int		 peer6;			/* peer is an IPv6 address */
+};
+extern struct config conf;
+
+/* One recipient of a transaction: a local mailbox. */
+struct rcpt {
+	char		 addr[MAX_PATH_LEN + 1];	/* as given, without route */
+	char		 user[MAX_LOCAL + 1];		/* mailbox name, lower case */
+	int		 looped;	/* a Delivered-To: header names it */
+	int		 status;	/* enum dlv_status after delivery */
+};
+
+/* What delivery needs to know of one received message. */
+struct message {
+	int		 fd;		/* spool: Received: header + body, LF lines */
+	off_t		 size;		/* bytes in the spool */
+	const char	*sender;	/* "" for the null reverse-path */
+	const char	*id;
+	int		 has_from;	/* some line matches ^>*From  */
+};
+
+enum dlv_status { DLV_OK, DLV_TEMP, DLV_PERM };
+
+enum io_result { IO_OK, IO_TOOLONG, IO_EOF, IO_TIMEOUT };
+
+/* smtpd.c */
+void	 io_deadline(int);
+int	 io_getline(char *, size_t, size_t *);
+int	 io_peek(const unsigned char **, size_t *);
+void	 io_consume(size_t);
+void	 io_put(const char *, size_t);
+void	 io_flush(void);
+void	 log_info(const char *, ...) PRINTFLIKE(1, 2);
+void	 log_err(const char *, ...) PRINTFLIKE(1, 2);
+void	 die(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
+size_t	 sanitize(char *, size_t, const char *, size_t);
+
+/* session.c */
+void	 sess_run(void) NORETURN;
+
+/* deliver.c */
+int	 dlv_valid_user(const char *);
+int	 dlv_exists(const char *);
+int	 dlv_spool(void);
+int	 dlv_deliver(const struct message *, struct rcpt *);
+
+#endif
