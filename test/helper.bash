@@ -1,0 +1,225 @@
+# Helpers for the smtpd bats suite; every .bats file starts with `load helper`.
+bats_require_minimum_version 1.5.0
+
+SMTPD=${SMTPD:-$BATS_TEST_DIRNAME/../smtpd}
+HOST=mx.test.example
+
+# A fresh mail directory: mbox user alice, Maildir user bob.
+smtp_setup() {
+	unset TCPREMOTEIP REMOTE_ADDR
+	MAIL=$BATS_TEST_TMPDIR/mail
+	mkdir -p "$MAIL/bob/tmp" "$MAIL/bob/new" "$MAIL/bob/cur"
+	: >"$MAIL/alice"
+	chmod 0600 "$MAIL/alice"
+}
+
+setup() {
+	smtp_setup
+}
+
+# smtp OPTIONS -- LINES...: one session, the lines sent at once with CRLF.
+smtp() {
+	local opts=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	if [ $# -gt 0 ]; then
+		printf '%s\r\n' "$@"
+	fi | timeout 10 "$SMTPD" -d "$MAIL" -h "$HOST" "${opts[@]}"
+}
+
+# smtp_raw OPTIONS: one session fed the raw bytes of stdin.
+smtp_raw() {
+	timeout 10 "$SMTPD" -d "$MAIL" -h "$HOST" "$@"
+}
+
+# smtp_bytes OPTIONS -- STRING: one session fed printf '%b' STRING, so
+# \r, \n and \xNN are exact and nothing is added.
+smtp_bytes() {
+	local opts=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	printf '%b' "$*" | smtp_raw "${opts[@]}"
+}
+
+# Splits $output into replies.  REPLY_CODES, REPLY_ESCS and REPLY_LINES get
+# the code, the enhanced code ("-" if none) and the text of the last line of
+# each reply; a line that is not a reply line counts as a reply "???".
+parse_replies() {
+	local line code rest esc
+	REPLY_CODES=()
+	REPLY_ESCS=()
+	REPLY_LINES=()
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		[ -z "$line" ] && continue
+		if [[ $line =~ ^[2-5][0-9][0-9]- ]]; then
+			continue
+		fi
+		if [[ $line =~ ^([2-5][0-9][0-9])( (.*))?$ ]]; then
+			code=${BASH_REMATCH[1]}
+			rest=${BASH_REMATCH[3]}
+			esc=-
+			if [[ $rest =~ ^([245]\.[0-9]{1,3}\.[0-9]{1,3})( |$) ]]; then
+				esc=${BASH_REMATCH[1]}
+			fi
+		else
+			code='???'
+			esc='???'
+		fi
+		REPLY_CODES+=("$code")
+		REPLY_ESCS+=("$esc")
+		REPLY_LINES+=("$line")
+	done <<<"$output"
+}
+
+show_output() {
+	printf 'output:\n%s\n' "${output//$'\r'/}" >&2
+}
+
+# codes_are CODE...: the replies in $output have exactly these codes.
+codes_are() {
+	parse_replies
+	if [ "${REPLY_CODES[*]}" != "$*" ]; then
+		printf 'expected codes: %s\n     got codes: %s\n' "$*" "${REPLY_CODES[*]}" >&2
+		show_output
+		return 1
+	fi
+}
+
+# escs_are ESC...: the enhanced codes of all replies ("-" for none).
+escs_are() {
+	parse_replies
+	if [ "${REPLY_ESCS[*]}" != "$*" ]; then
+		printf 'expected enhanced codes: %s\n     got enhanced codes: %s\n' "$*" "${REPLY_ESCS[*]}" >&2
+		show_output
+		return 1
+	fi
+}
+
+# esc_is N ESC: reply N (1 is the greeting) has enhanced code ESC; a pattern
+# such as "4.*" is allowed.
+esc_is() {
+	parse_replies
+	local got=${REPLY_ESCS[$(($1 - 1))]-none}
+	# shellcheck disable=SC2053
+	if [[ $got != $2 ]]; then
+		printf 'reply %s: expected enhanced code %s, got %s\n' "$1" "$2" "$got" >&2
+		show_output
+		return 1
+	fi
+}
+
+# code_is N CODE: reply N has code CODE (a pattern such as "45?" is allowed).
+code_is() {
+	parse_replies
+	local got=${REPLY_CODES[$(($1 - 1))]-none}
+	# shellcheck disable=SC2053
+	if [[ $got != $2 ]]; then
+		printf 'reply %s: expected code %s, got %s\n' "$1" "$2" "$got" >&2
+		show_output
+		return 1
+	fi
+}
+
+# ehlo_keywords: the extension lines of the first 250 multi-line reply,
+# keyword and arguments, one per line.
+ehlo_keywords() {
+	local line first=1
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		250-*|'250 '*)
+			if [ "$first" = 1 ]; then
+				first=0
+				[ "${line:3:1}" = ' ' ] && return 0
+				continue
+			fi
+			printf '%s\n' "${line:4}"
+			[ "${line:3:1}" = ' ' ] && return 0
+			;;
+		esac
+	done <<<"$output"
+}
+
+# Mailboxes are read back with Python's mailbox module, a real reader.
+PY_MAILBOX='
+import mailbox, sys
+kind, path = sys.argv[1], sys.argv[2]
+if kind == "mbox":
+    mb = mailbox.mbox(path, create=False)
+else:
+    mb = mailbox.Maildir(path, factory=None, create=False)
+if len(sys.argv) == 3:
+    print(len(mb))
+    sys.exit(0)
+n, part = int(sys.argv[3]), sys.argv[4]
+keys = sorted(mb.keys())
+if n < 1 or n > len(keys):
+    sys.exit("no message %d in %s (%d messages)" % (n, path, len(keys)))
+key = keys[n - 1]
+raw = mb.get_bytes(key)
+head, sep, body = raw.partition(b"\n\n")
+out = sys.stdout.buffer
+if part == "raw":
+    out.write(raw)
+elif part == "body":
+    out.write(body)
+elif part == "headers":
+    out.write(head + b"\n")
+elif part == "names":
+    for name in mb.get_message(key).keys():
+        out.write(name.encode() + b"\n")
+elif part == "header":
+    for value in mb.get_message(key).get_all(sys.argv[5], []):
+        out.write(" ".join(str(value).split()).encode() + b"\n")
+elif part == "from":
+    out.write(mb.get_message(key).get_from().encode() + b"\n")
+else:
+    sys.exit("unknown part " + part)
+'
+
+# mbox_count FILE / maildir_count DIR: number of messages.
+mbox_count() {
+	python3 -c "$PY_MAILBOX" mbox "$1"
+}
+
+maildir_count() {
+	python3 -c "$PY_MAILBOX" maildir "$1"
+}
+
+# mbox_msg FILE N PART [HEADER] / maildir_msg DIR N PART [HEADER]: print part
+# of message N (file order for mbox, name order for Maildir).  PART is raw,
+# headers, body, names (header names in order), header NAME (every value,
+# unfolded, one per line) or, for mbox, from (the From_ line after "From ").
+mbox_msg() {
+	python3 -c "$PY_MAILBOX" mbox "$@"
+}
+
+maildir_msg() {
+	python3 -c "$PY_MAILBOX" maildir "$@"
+}
+
+# count_is WANT GOT-COMMAND...: compare a count, printing both.
+count_is() {
+	local want=$1 got
+	shift
+	got=$("$@") || return 1
+	if [ "$got" != "$want" ]; then
+		printf '%s: expected %s, got %s\n' "$*" "$want" "$got" >&2
+		return 1
+	fi
+}
+
+# no_cr FILE: no CR anywhere in FILE.
+no_cr() {
+	if grep -q $'\r' "$1"; then
+		printf '%s contains CR\n' "$1" >&2
+		return 1
+	fi
+}
