@@ -132,7 +132,8 @@ bye421(struct session *s, enum reply r)
 	reply(s, r, conf.hostname);
 	io_flush();
 	log_info("session=%s end=%s state=%s", s->sessid,
-	    r == R_TIMEOUT ? "timeout" : "errors", state_name(s->state));
+	    r == R_TIMEOUT ? "timeout" : r == R_NOPRIV ? "refused" : "errors",
+	    state_name(s->state));
 	exit(0);
 }
 
@@ -858,6 +859,15 @@ dispatch(struct session *s, char *line, size_t len)
 		return;
 	}
 	reply(s, R_UNKNOWN, NULL);
+}
+
+/* Started as root without -u: say so and end before the first command. */
+void
+sess_refuse(void)
+{
+	static struct session sess;
+
+	bye421(&sess, R_NOPRIV);
 }
 
 void

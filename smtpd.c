@@ -10,8 +10,10 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,8 +43,9 @@ static struct timespec	 deadline;	/* the current read must end by then */
 static void NORETURN
 usage(void)
 {
-	fprintf(stderr, "usage: smtpd [-d maildir] [-D domain] [-h name] "
-	    "[-n rcpts] [-s bytes] [-T seconds] [-t seconds] [-w seconds]\n");
+	fprintf(stderr, "usage: smtpd [-D domain] [-d maildir] [-h name] "
+	    "[-n rcpts] [-r dir] [-s bytes] [-T seconds] [-t seconds]\n"
+	    "             [-u user] [-w seconds]\n");
 	exit(1);
 }
 
@@ -163,13 +166,45 @@ find_peer(void)
 	conf.peer6 = strchr(conf.peer, ':') != NULL;
 }
 
+/*
+ * Chroot into -r and drop to -u, in the order of STYLE 6: nothing of the
+ * outside world is needed afterwards, and root cannot be regained.
+ */
+static void
+drop_privileges(const char *user, const char *root)
+{
+	struct passwd *pw = NULL;
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	if (user != NULL) {
+		if ((pw = getpwnam(user)) == NULL)
+			die("-u %s: no such user", user);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		if (uid == 0)
+			die("-u %s: refusing to run as root", user);
+	}
+	if (root != NULL && (chroot(root) != 0 || chdir("/") != 0))
+		die("chroot %s: %s", root, strerror(errno));
+	if (user == NULL)
+		return;
+	if (initgroups(user, gid) != 0 || setgid(gid) != 0 ||
+	    setuid(uid) != 0)
+		die("cannot become %s: %s", user, strerror(errno));
+	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
+	    getegid() != gid || setuid(0) == 0)
+		die("privileges of %s not dropped", user);
+}
+
 int
 main(int argc, char *argv[])
 {
+	const char *user = NULL, *root = NULL;
 	struct stat st;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "D:d:h:n:s:T:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "D:d:h:n:r:s:T:t:u:w:")) != -1) {
 		switch (ch) {
 		case 'D':
 			if (conf.ndomains == MAX_DOMAINS) {
@@ -190,6 +225,9 @@ main(int argc, char *argv[])
 		case 'n':
 			conf.maxrcpt = (size_t)number(optarg, 1, 100000, ch);
 			break;
+		case 'r':
+			root = optarg;
+			break;
 		case 's':
 			conf.maxsize = (unsigned long)number(optarg, 1,
 			    LONG_MAX, ch);
@@ -199,6 +237,9 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			conf.timeout = (int)number(optarg, 1, 86400, ch);
+			break;
+		case 'u':
+			user = optarg;
 			break;
 		case 'w':
 			conf.lockwait = (int)number(optarg, 0, 3600, ch);
@@ -211,6 +252,8 @@ main(int argc, char *argv[])
 		usage();
 
 	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	if ((user != NULL || root != NULL) && geteuid() != 0)
+		die("-u and -r need root");
 	tzset();
 	if (conf.hostname[0] == '\0') {
 		char h[MAX_HOSTNAME + 1];
@@ -220,13 +263,18 @@ main(int argc, char *argv[])
 		h[MAX_HOSTNAME] = '\0';
 		sanitize(conf.hostname, sizeof(conf.hostname), h, strlen(h));
 	}
+	find_peer();
+	drop_privileges(user, root);
 	if (stat(conf.maildir, &st) != 0 || !S_ISDIR(st.st_mode))
 		die("mail directory %s: not a directory", conf.maildir);
-	find_peer();
 
 	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
+	if (geteuid() == 0 || getuid() == 0) {
+		log_err("refusing to run as root without -u");
+		sess_refuse();
+	}
 	sess_run();
 }
 

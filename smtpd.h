@@ -75,6 +75,7 @@ size_t	 sanitize(char *, size_t, const char *, size_t);
 
 /* session.c */
 void	 sess_run(void) NORETURN;
+void	 sess_refuse(void) NORETURN;
 
 /* deliver.c */
 int	 dlv_valid_user(const char *);

@@ -4,6 +4,45 @@ bats_require_minimum_version 1.5.0
 SMTPD=${SMTPD:-$BATS_TEST_DIRNAME/../smtpd}
 HOST=mx.test.example
 
+# Started as root, smtpd needs -u: the suite then runs it as nobody, who
+# owns the mail directory, so permission tests mean what they say.
+if [ "$(id -u)" = 0 ]; then
+	SMTPD_USER=${SMTPD_USER:-nobody}
+fi
+# The options every test session starts with.
+smtpd_user_opt() {
+	if [ -n "${SMTPD_USER-}" ]; then
+		printf '%s\n' -u "$SMTPD_USER"
+	fi
+}
+
+# give_to_smtpd PATH...: make paths belong to the user smtpd runs as, and
+# their parent directories searchable by it.
+give_to_smtpd() {
+	local p d
+	[ -n "${SMTPD_USER-}" ] || return 0
+	for p in "$@"; do
+		chown -R "$SMTPD_USER" "$p"
+		d=$(dirname "$p")
+		while [ "$d" != / ] && [ "$d" != . ]; do
+			chmod o+x "$d"
+			d=$(dirname "$d")
+		done
+	done
+}
+
+# mkmbox NAME / mkmaildir NAME: one more mailbox in $MAIL.
+mkmbox() {
+	: >"$MAIL/$1"
+	chmod 0600 "$MAIL/$1"
+	give_to_smtpd "$MAIL/$1"
+}
+
+mkmaildir() {
+	mkdir -p "$MAIL/$1/tmp" "$MAIL/$1/new" "$MAIL/$1/cur"
+	give_to_smtpd "$MAIL/$1"
+}
+
 # A fresh mail directory: mbox user alice, Maildir user bob.
 smtp_setup() {
 	unset TCPREMOTEIP REMOTE_ADDR
@@ -11,6 +50,7 @@ smtp_setup() {
 	mkdir -p "$MAIL/bob/tmp" "$MAIL/bob/new" "$MAIL/bob/cur"
 	: >"$MAIL/alice"
 	chmod 0600 "$MAIL/alice"
+	give_to_smtpd "$MAIL"
 }
 
 setup() {
@@ -27,12 +67,12 @@ smtp() {
 	[ $# -gt 0 ] && shift
 	if [ $# -gt 0 ]; then
 		printf '%s\r\n' "$@"
-	fi | timeout 10 "$SMTPD" -d "$MAIL" -h "$HOST" "${opts[@]}"
+	fi | timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${opts[@]}"
 }
 
 # smtp_raw OPTIONS: one session fed the raw bytes of stdin.
 smtp_raw() {
-	timeout 10 "$SMTPD" -d "$MAIL" -h "$HOST" "$@"
+	timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
 }
 
 # smtp_bytes OPTIONS -- STRING: one session fed printf '%b' STRING, so
