@@ -10,6 +10,14 @@ CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
 OBJ	= smtpd.o session.o deliver.o
+# Sanitizer and fuzzer builds (clang): make sanitize-check, memcheck, fuzz.
+SAN_CC	= clang
+SANFLAGS = -std=c99 -g -O1 -fno-omit-frame-pointer \
+	  -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZFLAGS = -g -O1 -fno-omit-frame-pointer -U_FORTIFY_SOURCE \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -Dmain=smtpd_main -Dexit=fuzz_exit -Dsyslog=fuzz_syslog
+FUZZTIME = 60
 
 smtpd: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
@@ -19,7 +27,30 @@ session.o: reply.h
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
 
 check: smtpd
-	sh test/run
+	@if [ "$(SANITIZE)" = 1 ]; then $(MAKE) sanitize-check; \
+	else sh test/run; fi
+
+smtpd-san: $(OBJ:.o=.c) smtpd.h reply.h
+	$(SAN_CC) $(SANFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
+
+sanitize-check: smtpd-san
+	ASAN_OPTIONS=exitcode=99:abort_on_error=0:detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
+	SMTPD=$$PWD/smtpd-san sh test/run
+
+memcheck: smtpd
+	sh test/memcheck
+
+fuzz: fuzz/session.fuzz fuzz/path.fuzz
+
+fuzz/session.fuzz: fuzz/session_fuzz.c fuzz/fuzz.h $(OBJ:.o=.c) smtpd.h reply.h
+	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/session_fuzz.c $(OBJ:.o=.c)
+
+fuzz/path.fuzz: fuzz/path_fuzz.c fuzz/fuzz.h $(OBJ:.o=.c) smtpd.h reply.h
+	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/path_fuzz.c $(OBJ:.o=.c)
+
+fuzz-run: fuzz
+	sh fuzz/run $(FUZZTIME)
 
 demo: smtpd
 	sh test/demo
@@ -38,6 +69,6 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpd $(DESTDIR)$(MANDIR)/man8/smtpd.8
 
 clean:
-	rm -f smtpd $(OBJ)
+	rm -f smtpd smtpd-san $(OBJ) fuzz/*.fuzz
 
-.PHONY: check demo lint install uninstall clean
+.PHONY: check sanitize-check memcheck fuzz fuzz-run demo lint install uninstall clean
