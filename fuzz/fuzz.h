@@ -18,7 +18,7 @@
 
 static jmp_buf	fuzz_jmp;
 static int	fuzz_in_session;
-static char	fuzz_dir[] = "/tmp/smtpd-fuzz.XXXXXX";
+static char	fuzz_dir[4096];
 
 void
 fuzz_exit(int code)
@@ -52,7 +52,7 @@ fuzz_path(char *buf, size_t sz, const char *name)
 static void
 fuzz_empty_dir(const char *name)
 {
-	char path[512], f[1024];
+	char path[4200], f[4500];
 	struct dirent *de;
 	DIR *d;
 
@@ -71,7 +71,7 @@ fuzz_empty_dir(const char *name)
 static void
 fuzz_reset_mail(void)
 {
-	char path[512];
+	char path[4200];
 	int fd;
 
 	fuzz_path(path, sizeof(path), "alice");
@@ -89,10 +89,14 @@ static void
 fuzz_setup_mail(void)
 {
 	static const char *dirs[] = { "bob", "bob/new", "bob/cur", "bob/tmp" };
-	char path[512];
+	char path[4200];
 	size_t i;
 	int fd;
 
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/smtpd-fuzz.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(fuzz_dir) == NULL)
 		abort();
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -117,7 +121,7 @@ fuzz_setup_mail(void)
 static int
 fuzz_tmpfile(void)
 {
-	char path[512];
+	char path[4200];
 	int fd;
 
 	fuzz_path(path, sizeof(path), ".io.XXXXXX");

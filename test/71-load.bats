@@ -1,0 +1,15 @@
+load helper
+
+# Load: concurrent sessions into one mbox and one Maildir.
+
+@test "16 concurrent sessions of 25 messages each leave 400 whole copies in the mbox and the Maildir" {
+	run --separate-stderr timeout 280 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
+	    load 16 25 "$MAIL" -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 120
+	echo "$output$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok 400 messages in the mbox and in the Maildir" ]
+	count_is 400 mbox_count "$MAIL/alice"
+	count_is 400 maildir_count "$MAIL/bob"
+	[ -z "$(ls "$MAIL/bob/tmp")" ]
+	[ ! -e "$MAIL/alice.lock" ]
+}
