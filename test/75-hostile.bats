@@ -1,0 +1,86 @@
+load helper
+
+# Hostile input: smtpd survives it with bounded memory (peak RSS of the
+# session under 4 MiB, from /usr/bin/time) and cuts off slow clients.
+# Under a sanitizer or valgrind (SMTPD_NO_RSS=1) RSS is not checked.
+
+RSS_LIMIT_KB=4096
+
+setup() {
+	smtp_setup
+	[ -x /usr/bin/time ] || skip "needs /usr/bin/time (package time)"
+}
+
+# hostile KIND OPTIONS: feed input KIND; sets $result to "exit=... codes=...".
+hostile() {
+	local kind=$1
+	shift
+	run -0 --separate-stderr timeout 200 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
+	    hostile "$kind" -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
+	echo "$output"
+	[ -z "$stderr" ]
+	[[ $output =~ ^exit=0\ stderr=0\ rss=([0-9]+)\  ]]
+	if [ -z "${SMTPD_NO_RSS-}" ] && [ "${BASH_REMATCH[1]}" -gt "$RSS_LIMIT_KB" ]; then
+		echo "peak RSS ${BASH_REMATCH[1]} KiB over $RSS_LIMIT_KB KiB" >&2
+		return 1
+	fi
+}
+
+@test "4 MiB of random bytes end in 421 after 20 errors, with bounded memory" {
+	hostile random
+	[[ $output == *" codes=220 500*20 421" ]]
+}
+
+@test "2 MiB of NUL bytes are one overlong line, and the session goes on" {
+	hostile nul
+	[[ $output == *" codes=220 250 500 250 221" ]]
+}
+
+@test "a 10 MB command line without a newline is read to EOF with bounded memory" {
+	hostile longline
+	[[ $output == *" codes=220 250" ]]
+}
+
+@test "a 10 MB line in DATA is refused 500 once, nothing stored, memory bounded" {
+	hostile longdata
+	[[ $output == *" codes=220 250*3 354 500 221" ]]
+	[ ! -s "$MAIL/alice" ]
+}
+
+@test "a million pipelined RCPTs: -n 5 holds, memory bounded, 5 copies delivered" {
+	for i in 0 1 2 3 4 5 6 7 8 9; do
+		mkmbox "u$i"
+	done
+	hostile rcpts -n 5
+	[[ $output == *" codes=220 250*7 452*999995 354 250 221" ]]
+	for i in 0 1 2 3 4; do
+		count_is 1 mbox_count "$MAIL/u$i"
+	done
+	for i in 5 6 7 8 9; do
+		[ ! -s "$MAIL/u$i" ]
+	done
+}
+
+@test "thousands of bad commands between good ones are answered one by one, then 20 in a row end it" {
+	hostile badcmds
+	[[ $output == *" hist=220:1,250:5001,421:1,500:5020 "* ]]
+	[[ $output == *" codes=220 250 500 250 500 "* ]]
+}
+
+@test "a command line sent one byte a second is cut off with 421 by -t" {
+	run -0 --separate-stderr timeout 60 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
+	    drip command -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -t 3
+	echo "$output"
+	[[ $output =~ ^exit=0\ sent=([0-9]+)\ of\ 27\ codes=220\ 421$ ]]
+	# Cut off long before the line was complete.
+	[ "${BASH_REMATCH[1]}" -lt 15 ]
+}
+
+@test "a DATA phase sent one byte a second is cut off with 421 by -T, nothing stored" {
+	run -0 --separate-stderr timeout 60 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
+	    drip data -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -t 3 -T 4
+	echo "$output"
+	[[ $output =~ ^exit=0\ sent=([0-9]+)\ of\ 53\ codes=220\ 250\*3\ 354\ 421$ ]]
+	[ "${BASH_REMATCH[1]}" -lt 30 ]
+	[ ! -s "$MAIL/alice" ]
+}
