@@ -350,19 +350,25 @@ deliver_mbox(const struct message *m, const char *user)
 		    path);
 		return EX_TEMPFAIL;
 	}
-	if (dotlock(lock, until, &recover) != 0) {
-		log_err("mbox %s: lock: %s", lock, strerror(errno));
-		return EX_TEMPFAIL;
-	}
+	/*
+	 * The fcntl lock first: a dotlock of ours seen while holding it is
+	 * one whose owner died, since owners remove it before they let go
+	 * of the fcntl lock.  Judged without it, a lock just being released
+	 * looked stale, and its offset cut off the message just appended.
+	 */
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	while (fcntl(out.fd, F_SETLK, &fl) != 0) {
 		if ((errno != EACCES && errno != EAGAIN) || time(NULL) >= until) {
 			log_err("mbox %s: fcntl lock: %s", path, strerror(errno));
-			goto unlock;
+			return EX_TEMPFAIL;
 		}
 		pause_briefly();
+	}
+	if (dotlock(lock, until, &recover) != 0) {
+		log_err("mbox %s: lock: %s", lock, strerror(errno));
+		return EX_TEMPFAIL;
 	}
 	if (fstat(out.fd, &st) != 0)
 		goto unlock;

@@ -13,3 +13,12 @@ load helper
 	[ -z "$(ls "$MAIL/bob/tmp")" ]
 	[ ! -e "$MAIL/alice.lock" ]
 }
+
+@test "16 concurrent sessions of 60 small messages each lose none of the 960 in the mbox" {
+	run --separate-stderr timeout 280 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
+	    load 16 60 "$MAIL" small -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 120
+	echo "$output$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok 960 messages in the mbox and in the Maildir" ]
+	count_is 960 mbox_count "$MAIL/alice"
+}
