@@ -95,7 +95,7 @@ fuzz_setup_mail(void)
 
 	const char *tmp = getenv("TMPDIR");
 
-	snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/smtpd-fuzz.XXXXXX",
+	snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/fuzzmail.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(fuzz_dir) == NULL)
 		abort();

@@ -50,6 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int infd = -1, outfd;
 	char line[MAX_CMDLINE];
 	size_t len;
+	int lowest, fd;
 
 	if (infd < 0) {
 		fuzz_setup_mail();
@@ -62,6 +63,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    lseek(0, 0, SEEK_SET) != 0 || ftruncate(1, 0) != 0 ||
 	    lseek(1, 0, SEEK_SET) != 0)
 		abort();
+	/* The session opens its spool afresh each run: close what it opened. */
+	if ((lowest = dup(0)) < 0 || close(lowest) != 0)
+		abort();
 	if (setjmp(fuzz_jmp) == 0) {
 		fuzz_in_session = 1;
 		sess_run();
@@ -71,6 +75,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		continue;
 	io_flush();
 	check_replies(1);
+	for (fd = lowest; fd < lowest + 16; fd++)
+		close(fd);
 	fuzz_reset_mail();
 	return 0;
 }
