@@ -36,10 +36,10 @@ smtpd-san: $(OBJ:.o=.c) smtpd.h reply.h
 sanitize-check: smtpd-san
 	ASAN_OPTIONS=exitcode=99:abort_on_error=0:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
-	SMTPD=$$PWD/smtpd-san sh test/run
+	SMTPD_NO_RSS=1 SMTPD=$$PWD/smtpd-san sh test/run
 
 memcheck: smtpd
-	sh test/memcheck
+	SMTPD_NO_RSS=1 sh test/memcheck
 
 fuzz: fuzz/session.fuzz fuzz/path.fuzz
 
