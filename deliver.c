@@ -139,7 +139,7 @@ needs_quote(const char *p, size_t n)
 }
 
 /*
- * Append the spool to o from offset 0.  Without quoting the spool is read
+ * Append the spool to o from m->offset.  Without quoting the spool is read
  * straight into the output buffer, so a small message is one write.
  */
 static int
@@ -160,7 +160,7 @@ copy_spool(const struct message *m, struct out *o, int quote)
 		}
 		if ((size_t)(m->size - off) < room)
 			room = (size_t)(m->size - off);
-		if ((n = pread(m->fd, dst, room, off)) <= 0) {
+		if ((n = pread(m->fd, dst, room, m->offset + off)) <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			return -1;

@@ -679,6 +679,7 @@ deliver(struct session *s, struct receiver *rv)
 	size_t i, ok = 0, temp = 0, loops = 0;
 
 	m.fd = s->spool;
+	m.offset = 0;
 	m.size = rv->spooled;
 	m.sender = s->sender;
 	m.id = s->msgid;
@@ -703,6 +704,8 @@ deliver(struct session *s, struct receiver *rv)
 	    s->sessid, s->msgid, s->sender, rv->size, s->nrcpt, ok);
 	if (ok == s->nrcpt)
 		reply(s, R_ACCEPTED, s->msgid);
+	else if (ok > 0 && q_settle(&m, s->rcpts, s->nrcpt) == 0)
+		reply(s, temp > 0 ? R_QUEUED : R_ACCEPTED, s->msgid);
 	else if (ok > 0)
 		reply(s, R_PARTIAL, NULL);
 	else if (temp > 0)

@@ -32,6 +32,9 @@ struct config conf = {
 	.timeout = 300,
 	.datatime = 1800,
 	.lockwait = 30,
+	.retry = 1800,
+	.maxinterval = 14400,
+	.maxage = 5 * 86400,
 };
 
 static unsigned char	 ibuf[65536];	/* input, filled by read(2) */
@@ -43,9 +46,11 @@ static struct timespec	 deadline;	/* the current read must end by then */
 static void NORETURN
 usage(void)
 {
-	fprintf(stderr, "usage: smtpd [-D domain] [-d maildir] [-h name] "
-	    "[-n rcpts] [-r dir] [-s bytes] [-T seconds] [-t seconds]\n"
-	    "             [-u user] [-w seconds]\n");
+	fprintf(stderr, "usage: smtpd [-Fpq] [-A seconds] [-D domain] "
+	    "[-d maildir] [-h name] [-I seconds]\n"
+	    "             [-n rcpts] [-Q dir] [-R seconds] [-r dir] [-s bytes] "
+	    "[-T seconds]\n"
+	    "             [-t seconds] [-u user] [-w seconds]\n");
 	exit(1);
 }
 
@@ -202,10 +207,29 @@ main(int argc, char *argv[])
 {
 	const char *user = NULL, *root = NULL;
 	struct stat st;
-	int ch;
+	int ch, queue = 0;
 
-	while ((ch = getopt(argc, argv, "D:d:h:n:r:s:T:t:u:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "A:D:d:Fh:I:n:pQ:qR:r:s:T:t:u:w:")) != -1) {
 		switch (ch) {
+		case 'A':
+			conf.maxage = number(optarg, 0, 3650L * 86400, ch);
+			break;
+		case 'F':
+			conf.force = 1;
+			break;
+		case 'I':
+			conf.maxinterval = number(optarg, 1, 365L * 86400, ch);
+			break;
+		case 'p':
+		case 'q':
+			queue = ch;
+			break;
+		case 'Q':
+			conf.queuedir = optarg;
+			break;
+		case 'R':
+			conf.retry = number(optarg, 0, 365L * 86400, ch);
+			break;
 		case 'D':
 			if (conf.ndomains == MAX_DOMAINS) {
 				fprintf(stderr, "smtpd: too many -D\n");
@@ -271,6 +295,16 @@ main(int argc, char *argv[])
 	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
+	if (queue == 'p')
+		exit(q_print());
+	if (queue == 'q') {
+		if (geteuid() == 0 || getuid() == 0) {
+			fprintf(stderr, "smtpd: refusing to run the queue as "
+			    "root without -u\n");
+			die("refusing to run the queue as root without -u");
+		}
+		exit(q_run());
+	}
 	if (geteuid() == 0 || getuid() == 0) {
 		log_err("refusing to run as root without -u");
 		sess_refuse();

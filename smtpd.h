@@ -37,6 +37,11 @@ struct config {
 	int		 lockwait;		/* -w: limit of a mailbox lock wait */
 	char		 peer[MAX_PEER];	/* client address, "" if unknown */
 	int		 peer6;			/* peer is an IPv6 address */
+	const char	*queuedir;		/* -Q, NULL for DIR/.queue */
+	long		 retry;			/* -R: first retry delay */
+	long		 maxinterval;		/* -I: longest retry delay */
+	long		 maxage;		/* -A: bounce after this age */
+	int		 force;			/* -F: every entry is due now */
 };
 extern struct config conf;
 
@@ -51,7 +56,8 @@ struct rcpt {
 /* What delivery needs to know of one received message. */
 struct message {
 	int		 fd;		/* spool: Received: header + body, LF lines */
-	off_t		 size;		/* bytes in the spool */
+	off_t		 offset;	/* where the spool starts in fd */
+	off_t		 size;		/* bytes in the spool from offset */
 	const char	*sender;	/* "" for the null reverse-path */
 	const char	*id;
 	int		 has_from;	/* some line matches ^>*From  */
@@ -82,5 +88,10 @@ int	 dlv_valid_user(const char *);
 int	 dlv_exists(const char *);
 int	 dlv_spool(void);
 int	 dlv_deliver(const struct message *, struct rcpt *);
+
+/* queue.c */
+int	 q_settle(const struct message *, struct rcpt *, size_t);
+int	 q_run(void);
+int	 q_print(void);
 
 #endif

@@ -1,0 +1,955 @@
+/*
+ * The deferred queue: copies that failed temporarily wait here for the
+ * next "smtpd -q", and copies that cannot be delivered become delivery
+ * status notifications (RFC 3464).  Each entry is one file in the queue
+ * directory: a small text envelope, a blank line, then the spool exactly
+ * as the session received it.  An entry is written to a temp name,
+ * fsync'd and renamed, and never changed in place, so a crash leaves
+ * either the old entry or the new one.  A runner works on an entry only
+ * while it holds an fcntl lock on it; the kernel drops the lock of a
+ * killed runner, and the next run picks the entry up again.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpd.h"
+#include "reply.h"
+
+#define Q_MAGIC		"smtpd-queue 1"
+#define Q_TMP		"tmp."		/* names being written */
+#define Q_STALE_TMP	86400		/* a temp file this old was abandoned */
+#define Q_MAXLINE	1024		/* envelope line, LF included */
+#define Q_MAXHDRS	65536		/* original headers quoted in a DSN */
+
+/* One queue entry: the envelope of the file, and where the message starts. */
+struct entry {
+	char		 sender[MAX_PATH_LEN + 1];
+	long long	 arrival;	/* first try, seconds since the epoch */
+	long long	 next;		/* next try is due then */
+	unsigned int	 attempts;
+	int		 has_from;
+	char		 error[256];	/* last temporary error */
+	struct rcpt	*rcpts;		/* status DLV_TEMP: still pending */
+	size_t		 nrcpt;
+	off_t		 body;		/* offset of the spooled message */
+};
+
+/* Buffered writer to a new file; err keeps the first errno. */
+struct qw {
+	int	 fd;
+	int	 err;
+	size_t	 len;
+	char	 buf[8192];
+};
+
+/* Line reader over pread, which leaves the fd's lock and offset alone. */
+struct lr {
+	int	 fd;
+	off_t	 off;		/* file offset of buf[0] */
+	size_t	 pos, len;
+	char	 buf[8192];
+};
+
+static void
+qw_flush(struct qw *w)
+{
+	const char *p = w->buf;
+	ssize_t n;
+
+	while (w->len > 0 && w->err == 0) {
+		if ((n = write(w->fd, p, w->len)) < 0) {
+			if (errno != EINTR)
+				w->err = errno;
+			continue;
+		}
+		p += n;
+		w->len -= (size_t)n;
+	}
+	w->len = 0;
+}
+
+static void
+qw_put(struct qw *w, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t room = sizeof(w->buf) - w->len;
+
+		if (room == 0) {
+			qw_flush(w);
+			if (w->err != 0)
+				return;
+			continue;
+		}
+		if (room > n)
+			room = n;
+		memcpy(w->buf + w->len, p, room);
+		w->len += room;
+		p += room;
+		n -= room;
+	}
+}
+
+static void qw_printf(struct qw *, const char *, ...) PRINTFLIKE(2, 3);
+
+static void
+qw_printf(struct qw *w, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		w->err = w->err ? w->err : EOVERFLOW;
+		return;
+	}
+	qw_put(w, line, (size_t)n);
+}
+
+/* Copy size bytes of fd from offset off into w. */
+static void
+qw_copy(struct qw *w, int fd, off_t off, off_t size)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while (size > 0 && w->err == 0) {
+		size_t want = (size_t)size < sizeof(buf) ? (size_t)size :
+		    sizeof(buf);
+
+		if ((n = pread(fd, buf, want, off)) <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			w->err = n < 0 ? errno : EIO;
+			return;
+		}
+		qw_put(w, buf, (size_t)n);
+		off += n;
+		size -= n;
+	}
+}
+
+/*
+ * Read one line without its LF into line (size sz).  Returns 1, 0 at the
+ * end of the file, -1 for an error or an overlong line.
+ */
+static int
+lr_line(struct lr *r, char *line, size_t sz)
+{
+	size_t n = 0;
+	ssize_t got;
+
+	for (;;) {
+		if (r->pos == r->len) {
+			r->off += (off_t)r->len;
+			r->pos = r->len = 0;
+			got = pread(r->fd, r->buf, sizeof(r->buf), r->off);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				return -1;
+			if (got == 0)
+				return n > 0 ? -1 : 0;
+			r->len = (size_t)got;
+		}
+		if (r->buf[r->pos] == '\n') {
+			r->pos++;
+			line[n] = '\0';
+			return 1;
+		}
+		if (n + 1 == sz)
+			return -1;
+		line[n++] = r->buf[r->pos++];
+	}
+}
+
+/* The queue directory: -Q, else DIR/.queue, a name no mailbox can have. */
+static int
+q_path(char *buf, size_t sz)
+{
+	int n;
+
+	if (conf.queuedir != NULL)
+		n = snprintf(buf, sz, "%s", conf.queuedir);
+	else
+		n = snprintf(buf, sz, "%s/.queue", conf.maildir);
+	return n > 0 && (size_t)n < sz ? 0 : -1;
+}
+
+/* Open the queue directory, creating it if create is set; -1 on error. */
+static int
+q_open(int create)
+{
+	char path[4096];
+	int fd;
+
+	if (q_path(path, sizeof(path)) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
+		log_err("queue %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 &&
+	    (create || errno != ENOENT))
+		log_err("queue %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* "451 4.3.0 Text" from reply.h, without the argument marker. */
+static void
+reply_text(char *buf, size_t sz, enum reply r)
+{
+	const struct reply_text *t = &replies[r];
+	const char *mark = strstr(t->text, "%s");
+
+	snprintf(buf, sz, "%d %s %.*s%s", t->code, t->esc,
+	    mark != NULL ? (int)(mark - t->text) : (int)strlen(t->text),
+	    t->text, mark != NULL ? mark + 2 : "");
+}
+
+/* Write the envelope of e and the pending recipients in r[0..n). */
+static void
+write_envelope(struct qw *w, const struct entry *e, const struct rcpt *r,
+    size_t n)
+{
+	size_t i;
+
+	qw_printf(w, "%s\nsender %s\narrival %lld\nattempts %u\nnext %lld\n"
+	    "has-from %d\nerror %s\n", Q_MAGIC, e->sender, e->arrival,
+	    e->attempts, e->next, e->has_from, e->error);
+	/* A tab can be in neither: see dlv_valid_user() and parse_path(). */
+	for (i = 0; i < n; i++)
+		if (r[i].status == DLV_TEMP)
+			qw_printf(w, "rcpt %s\t%s\n", r[i].user, r[i].addr);
+	qw_put(w, "\n", 1);
+}
+
+/*
+ * Store an entry: the envelope of e, the recipients of r[0..n) whose
+ * status is DLV_TEMP, and the spool of m.  With replace the file takes
+ * the place of that name; else it gets a new name from m->id (which goes
+ * to name).  The directory is fsync'd before this returns 0.
+ */
+static int
+write_entry(int dfd, const struct entry *e, const struct rcpt *r, size_t n,
+    const struct message *m, const char *replace, char *name, size_t namesz)
+{
+	static unsigned int counter;
+	static struct qw w;
+	char tmp[64];
+	int i, rc = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s%ld.%u", Q_TMP, (long)getpid(),
+	    ++counter);
+	if ((w.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		log_err("queue %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	w.err = 0;
+	w.len = 0;
+	write_envelope(&w, e, r, n);
+	qw_copy(&w, m->fd, m->offset, m->size);
+	qw_flush(&w);
+	if (w.err == 0 && fsync(w.fd) != 0)
+		w.err = errno;
+	if (close(w.fd) != 0 && w.err == 0)
+		w.err = errno;
+	if (w.err != 0) {
+		log_err("queue %s: write: %s", tmp, strerror(w.err));
+		goto fail;
+	}
+	if (replace != NULL) {
+		if (renameat(dfd, tmp, dfd, replace) != 0) {
+			log_err("queue %s: rename: %s", replace,
+			    strerror(errno));
+			goto fail;
+		}
+		snprintf(name, namesz, "%s", replace);
+	} else {
+		/* link() never replaces an entry of the same name. */
+		for (i = 0; i < 100; i++) {
+			if (i == 0)
+				snprintf(name, namesz, "%s", m->id);
+			else
+				snprintf(name, namesz, "%s-%d", m->id, i);
+			if (linkat(dfd, tmp, dfd, name, 0) == 0)
+				break;
+			if (errno == EEXIST)
+				continue;
+			if (renameat(dfd, tmp, dfd, name) == 0)
+				break;
+			log_err("queue %s: link: %s", name, strerror(errno));
+			goto fail;
+		}
+		if (i == 100) {
+			log_err("queue %s: no free name", m->id);
+			goto fail;
+		}
+	}
+	if (fsync(dfd) != 0) {
+		log_err("queue: fsync: %s", strerror(errno));
+		goto fail;
+	}
+	rc = 0;
+fail:
+	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
+		log_err("queue %s: unlink: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+static int
+parse_num(const char *s, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return errno != 0 || end == s || *end != '\0' || *v < 0 ? -1 : 0;
+}
+
+/* Add a recipient "user<TAB>addr" to e. */
+static int
+add_rcpt(struct entry *e, const char *v)
+{
+	const char *tab = strchr(v, '\t');
+	struct rcpt *r;
+	size_t ul;
+
+	if (tab == NULL || (ul = (size_t)(tab - v)) > MAX_LOCAL ||
+	    strlen(tab + 1) > MAX_PATH_LEN)
+		return -1;
+	if ((r = realloc(e->rcpts, (e->nrcpt + 1) * sizeof(*r))) == NULL)
+		return -1;
+	e->rcpts = r;
+	r = &e->rcpts[e->nrcpt];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->user, v, ul);
+	r->user[ul] = '\0';
+	memcpy(r->addr, tab + 1, strlen(tab + 1) + 1);
+	r->status = DLV_TEMP;
+	if (!dlv_valid_user(r->user))
+		return -1;
+	e->nrcpt++;
+	return 0;
+}
+
+/* Read the envelope of the entry open on fd into e; -1 if it is bad. */
+static int
+read_entry(int fd, struct entry *e)
+{
+	static struct lr r;
+	char line[Q_MAXLINE];
+	long long v;
+	int got, seen = 0;
+
+	memset(e, 0, sizeof(*e));
+	memset(&r, 0, offsetof(struct lr, buf));
+	r.fd = fd;
+	if (lr_line(&r, line, sizeof(line)) != 1 || strcmp(line, Q_MAGIC) != 0)
+		goto bad;
+	while ((got = lr_line(&r, line, sizeof(line))) == 1 &&
+	    line[0] != '\0') {
+		char *val = strchr(line, ' ');
+
+		if (val == NULL)
+			goto bad;
+		*val++ = '\0';
+		if (strcmp(line, "sender") == 0 && strlen(val) <= MAX_PATH_LEN) {
+			memcpy(e->sender, val, strlen(val) + 1);
+			seen |= 1;
+		} else if (strcmp(line, "arrival") == 0 && parse_num(val, &v) == 0) {
+			e->arrival = v;
+			seen |= 2;
+		} else if (strcmp(line, "attempts") == 0 &&
+		    parse_num(val, &v) == 0 && v < 1000000) {
+			e->attempts = (unsigned int)v;
+			seen |= 4;
+		} else if (strcmp(line, "next") == 0 && parse_num(val, &v) == 0) {
+			e->next = v;
+			seen |= 8;
+		} else if (strcmp(line, "has-from") == 0)
+			e->has_from = strcmp(val, "0") != 0;
+		else if (strcmp(line, "error") == 0)
+			sanitize(e->error, sizeof(e->error), val, strlen(val));
+		else if (strcmp(line, "rcpt") == 0) {
+			if (add_rcpt(e, val) != 0)
+				goto bad;
+		} else
+			goto bad;
+	}
+	if (got != 1 || seen != 15 || e->nrcpt == 0)
+		goto bad;
+	e->body = r.off + (off_t)r.pos;
+	return 0;
+bad:
+	free(e->rcpts);
+	e->rcpts = NULL;
+	e->nrcpt = 0;
+	return -1;
+}
+
+/* RFC 5322 3.3 date. */
+static void
+rfc_date(char *buf, size_t sz, time_t t)
+{
+	strftime(buf, sz, "%a, %d %b %Y %H:%M:%S %z", localtime(&t));
+}
+
+static int
+is_local_domain(const char *d)
+{
+	size_t i;
+
+	if (strcasecmp(d, conf.hostname) == 0 || strcasecmp(d, "localhost") == 0)
+		return 1;
+	for (i = 0; i < conf.ndomains; i++)
+		if (strcasecmp(d, conf.domains[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Who gets a notification about sender's mail: the sender when its domain
+ * is local and its mailbox exists, else the local postmaster.
+ */
+static void
+dsn_target(const char *sender, struct rcpt *t)
+{
+	const char *at = strrchr(sender, '@'), *p;
+	size_t n = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (at != NULL && is_local_domain(at + 1)) {
+		for (p = sender; p < at && n < MAX_LOCAL; p++) {
+			if (*p == '"')
+				continue;
+			if (*p == '\\' && p + 1 < at)
+				p++;
+			t->user[n++] = (char)(*p >= 'A' && *p <= 'Z' ?
+			    *p - 'A' + 'a' : *p);
+		}
+		t->user[n] = '\0';
+		if (p == at && (strcmp(t->user, "postmaster") == 0 ||
+		    dlv_exists(t->user))) {
+			snprintf(t->addr, sizeof(t->addr), "%s", sender);
+			return;
+		}
+	}
+	snprintf(t->user, sizeof(t->user), "postmaster");
+	snprintf(t->addr, sizeof(t->addr), "postmaster@%.*s",
+	    (int)sizeof(t->addr) - 12, conf.hostname);
+}
+
+/* The original header block of m, at most Q_MAXHDRS bytes, whole lines. */
+static void
+dsn_headers(struct qw *w, const struct message *m)
+{
+	char buf[4096];
+	off_t off = 0;
+	int bol = 1;
+	ssize_t n, i;
+
+	while (off < m->size && off < Q_MAXHDRS) {
+		size_t want = sizeof(buf);
+
+		if ((off_t)want > m->size - off)
+			want = (size_t)(m->size - off);
+		if ((n = pread(m->fd, buf, want, m->offset + off)) <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' && bol) {
+				qw_put(w, buf, (size_t)i);
+				return;		/* the blank line */
+			}
+			bol = buf[i] == '\n';
+		}
+		if (off + n >= Q_MAXHDRS) {
+			/* Keep only whole lines when the cap cuts the block. */
+			while (n > 0 && buf[n - 1] != '\n')
+				n--;
+			qw_put(w, buf, (size_t)n);
+			return;
+		}
+		qw_put(w, buf, (size_t)n);
+		off += n;
+	}
+	if (!bol)
+		qw_put(w, "\n", 1);
+}
+
+/* The multipart/report of RFC 3464 for the failed recipients of m. */
+static void
+dsn_write(struct qw *w, const struct message *m, long long arrival,
+    const struct rcpt *r, size_t n, int expired, const char *lasterr,
+    const struct rcpt *to)
+{
+	char date[64], adate[64], text[256], bound[96];
+	size_t i;
+
+	rfc_date(date, sizeof(date), time(NULL));
+	rfc_date(adate, sizeof(adate), (time_t)arrival);
+	snprintf(bound, sizeof(bound), "=_smtpd_%s", m->id);
+	qw_printf(w, "From: Mail Delivery System <MAILER-DAEMON@%s>\n"
+	    "To: <%s>\nSubject: Undelivered Mail Returned to Sender\n"
+	    "Date: %s\nMessage-ID: <%s.dsn@%s>\nAuto-Submitted: auto-replied\n"
+	    "MIME-Version: 1.0\nContent-Type: multipart/report; "
+	    "report-type=delivery-status;\n\tboundary=\"%s\"\n\n"
+	    "This is a MIME-encapsulated message.\n\n",
+	    conf.hostname, to->addr, date, m->id, conf.hostname, bound);
+	qw_printf(w, "--%s\nContent-Type: text/plain; charset=us-ascii\n"
+	    "Content-Description: Notification\n\n"
+	    "This is the mail system at %s.\n\n"
+	    "The message from <%s>,\nreceived %s,\n"
+	    "could not be delivered to the recipients below%s.\n\n",
+	    bound, conf.hostname, m->sender, adate,
+	    expired ? "; retrying has\nended" : "");
+	for (i = 0; i < n; i++) {
+		if (r[i].status == DLV_PERM)
+			reply_text(text, sizeof(text),
+			    r[i].looped ? R_LOOP : R_PERMFAIL);
+		else if (r[i].status == DLV_TEMP && expired)
+			snprintf(text, sizeof(text), "%s", lasterr);
+		else
+			continue;
+		qw_printf(w, "<%s>: %s\n", r[i].addr, text);
+	}
+	qw_printf(w, "\n--%s\nContent-Type: message/delivery-status\n"
+	    "Content-Description: Delivery report\n\n"
+	    "Reporting-MTA: dns; %s\nArrival-Date: %s\n",
+	    bound, conf.hostname, adate);
+	for (i = 0; i < n; i++) {
+		const char *status;
+
+		if (r[i].status == DLV_PERM) {
+			reply_text(text, sizeof(text),
+			    r[i].looped ? R_LOOP : R_PERMFAIL);
+			status = r[i].looped ? replies[R_LOOP].esc :
+			    replies[R_PERMFAIL].esc;
+		} else if (r[i].status == DLV_TEMP && expired) {
+			snprintf(text, sizeof(text), "%s", lasterr);
+			status = "4.4.7";	/* RFC 3463: delivery time expired */
+		} else
+			continue;
+		qw_printf(w, "\nFinal-Recipient: rfc822; %s\nAction: failed\n"
+		    "Status: %s\nDiagnostic-Code: smtp; %s\n", r[i].addr,
+		    status, text);
+	}
+	qw_printf(w, "\n--%s\nContent-Type: text/rfc822-headers\n"
+	    "Content-Description: Undelivered message headers\n\n", bound);
+	dsn_headers(w, m);
+	qw_printf(w, "\n--%s--\n", bound);
+}
+
+/*
+ * Notify the sender of m about the recipients of r[0..n) that failed for
+ * good (and, if expired, those still pending).  The notification comes
+ * from <>, is delivered at once, and is queued itself if that fails
+ * temporarily.  A message from <> never causes one.
+ */
+static int
+dsn_send(int dfd, const struct message *m, long long arrival,
+    const struct rcpt *r, size_t n, int expired, const char *lasterr)
+{
+	static struct qw w;
+	struct message d;
+	struct rcpt to;
+	struct entry e;
+	char id[64], name[128];
+	size_t i;
+	int st, rc = -1;
+
+	for (i = 0; i < n; i++)
+		if (r[i].status == DLV_PERM || (expired && r[i].status == DLV_TEMP))
+			break;
+	if (i == n)
+		return 0;
+	if (m->sender[0] == '\0') {
+		log_info("msg=%s from=<> failed copies dropped, no notification",
+		    m->id);
+		return 0;
+	}
+	dsn_target(m->sender, &to);
+	if ((w.fd = dlv_spool()) < 0)
+		return -1;
+	w.err = 0;
+	w.len = 0;
+	dsn_write(&w, m, arrival, r, n, expired, lasterr, &to);
+	qw_flush(&w);
+	if (w.err != 0) {
+		log_err("msg=%s dsn spool: %s", m->id, strerror(w.err));
+		goto done;
+	}
+	snprintf(id, sizeof(id), "%s.dsn", m->id);
+	memset(&d, 0, sizeof(d));
+	d.fd = w.fd;
+	if ((d.size = lseek(w.fd, 0, SEEK_CUR)) <= 0) {
+		log_err("msg=%s dsn spool: %s", m->id, strerror(errno));
+		goto done;
+	}
+	d.sender = "";
+	d.id = id;
+	d.has_from = 1;		/* quote whatever the headers hold */
+	st = dlv_deliver(&d, &to);
+	if (st == DLV_PERM && strcmp(to.user, "postmaster") != 0) {
+		dsn_target("", &to);
+		st = dlv_deliver(&d, &to);
+	}
+	to.status = st;
+	if (st == DLV_OK)
+		rc = 0;
+	else if (st == DLV_TEMP) {
+		memset(&e, 0, sizeof(e));
+		e.arrival = e.next = time(NULL);
+		e.next += conf.retry;
+		e.attempts = 1;
+		e.has_from = 1;
+		reply_text(e.error, sizeof(e.error), R_TEMPFAIL);
+		if (dfd >= 0 && write_entry(dfd, &e, &to, 1, &d, NULL, name,
+		    sizeof(name)) == 0) {
+			log_info("msg=%s queued=%s rcpt=<%s>", id, name,
+			    to.addr);
+			rc = 0;
+		}
+	} else
+		log_err("msg=%s notification to <%s> failed permanently",
+		    id, to.addr);
+	log_info("msg=%s dsn to=<%s> status=%s", m->id, to.addr,
+	    rc == 0 ? "ok" : "lost");
+done:
+	if (close(w.fd) != 0)
+		log_err("msg=%s dsn spool close: %s", m->id, strerror(errno));
+	return rc;
+}
+
+/*
+ * After a session delivered some copies of m: queue the recipients that
+ * failed temporarily and notify the sender about those that failed for
+ * good.  Returns -1 if the queue entry could not be written, so that the
+ * client keeps the responsibility for the message.
+ */
+int
+q_settle(const struct message *m, struct rcpt *r, size_t n)
+{
+	struct entry e;
+	char name[128];
+	size_t i, temp = 0;
+	int dfd = -1;
+
+	memset(&e, 0, sizeof(e));
+	for (i = 0; i < n; i++)
+		if (r[i].status == DLV_TEMP)
+			temp++;
+	e.arrival = e.next = time(NULL);
+	if (temp > 0 || m->sender[0] != '\0')
+		dfd = q_open(1);
+	if (temp > 0) {
+		if (dfd < 0)
+			return -1;
+		snprintf(e.sender, sizeof(e.sender), "%s", m->sender);
+		e.next += conf.retry;
+		e.attempts = 1;
+		e.has_from = m->has_from;
+		reply_text(e.error, sizeof(e.error), R_TEMPFAIL);
+		if (write_entry(dfd, &e, r, n, m, NULL, name,
+		    sizeof(name)) != 0) {
+			close(dfd);
+			return -1;
+		}
+		log_info("msg=%s queued=%s rcpts=%zu", m->id, name, temp);
+	}
+	if (dsn_send(dfd, m, e.arrival, r, n, 0, NULL) != 0)
+		log_err("msg=%s notification not sent", m->id);
+	if (dfd >= 0)
+		close(dfd);
+	return 0;
+}
+
+/* The delay before attempt number attempts + 1: doubling, capped. */
+static long
+backoff(unsigned int attempts)
+{
+	long d = conf.retry;
+	unsigned int i;
+
+	for (i = 1; i < attempts && d < conf.maxinterval; i++)
+		d = d > 0 ? d * 2 : 1;
+	return d < conf.maxinterval ? d : conf.maxinterval;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The names of the entries in the queue, sorted, in a NULL-terminated
+ * array; *n gets their count.  Temp files abandoned long ago are removed
+ * when clean is set.
+ */
+static char **
+list_entries(int dfd, size_t *n, int clean)
+{
+	char **names = NULL, **nn;
+	struct dirent *de;
+	struct stat st;
+	size_t cap = 0;
+	DIR *d;
+	int fd;
+
+	*n = 0;
+	if ((fd = dup(dfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		log_err("queue: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (strncmp(de->d_name, Q_TMP, strlen(Q_TMP)) == 0) {
+			if (clean && fstatat(dfd, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    time(NULL) - st.st_mtime > Q_STALE_TMP &&
+			    unlinkat(dfd, de->d_name, 0) == 0)
+				log_info("queue: removed abandoned %s",
+				    de->d_name);
+			continue;
+		}
+		if (*n + 1 >= cap) {
+			cap = cap ? cap * 2 : 32;
+			if ((nn = realloc(names, cap * sizeof(*nn))) == NULL)
+				break;
+			names = nn;
+		}
+		if ((names[*n] = strdup(de->d_name)) == NULL)
+			break;
+		names[++*n] = NULL;
+	}
+	closedir(d);
+	if (names != NULL)
+		qsort(names, *n, sizeof(*names), cmp_names);
+	return names;
+}
+
+static void
+free_names(char **names)
+{
+	size_t i;
+
+	for (i = 0; names != NULL && names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
+}
+
+/*
+ * Try the entry name once, if it is due and no other runner holds it.
+ * Delivered recipients leave the entry; it is rewritten with the rest
+ * or removed, and bounced when it is older than -A.
+ */
+static void
+run_entry(int dfd, const char *name)
+{
+	struct flock fl;
+	struct stat st, cur;
+	struct message m;
+	struct entry e;
+	char renamed[128];
+	size_t i, temp = 0, ok = 0;
+	int fd, expired;
+	time_t now;
+
+	if ((fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			log_err("queue %s: %s", name, strerror(errno));
+		return;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		if (errno != EACCES && errno != EAGAIN)
+			log_err("queue %s: lock: %s", name, strerror(errno));
+		close(fd);
+		return;
+	}
+	/* Another runner may have replaced or removed it meanwhile. */
+	if (fstat(fd, &st) != 0 || fstatat(dfd, name, &cur,
+	    AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != cur.st_dev ||
+	    st.st_ino != cur.st_ino || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return;
+	}
+	if (read_entry(fd, &e) != 0) {
+		log_err("queue %s: bad entry, left alone", name);
+		goto done;
+	}
+	now = time(NULL);
+	if (!conf.force && e.next > (long long)now)
+		goto done;
+	memset(&m, 0, sizeof(m));
+	m.fd = fd;
+	m.offset = e.body;
+	m.size = st.st_size - e.body;
+	m.sender = e.sender;
+	m.id = name;
+	m.has_from = e.has_from;
+	for (i = 0; i < e.nrcpt; i++) {
+		e.rcpts[i].status = dlv_deliver(&m, &e.rcpts[i]);
+		if (e.rcpts[i].status == DLV_TEMP)
+			temp++;
+		else if (e.rcpts[i].status == DLV_OK)
+			ok++;
+	}
+	now = time(NULL);
+	e.attempts++;
+	expired = now - e.arrival >= conf.maxage;
+	if (temp > 0)
+		reply_text(e.error, sizeof(e.error), R_TEMPFAIL);
+	if (dsn_send(dfd, &m, e.arrival, e.rcpts, e.nrcpt, expired,
+	    e.error) != 0)
+		log_err("queue %s: notification not sent", name);
+	if (temp > 0 && !expired) {
+		e.next = (long long)now + backoff(e.attempts);
+		if (write_entry(dfd, &e, e.rcpts, e.nrcpt, &m, name, renamed,
+		    sizeof(renamed)) != 0)
+			log_err("queue %s: not rewritten; delivered copies "
+			    "will be tried again", name);
+		else
+			log_info("queue %s deferred attempts=%u delivered=%zu "
+			    "pending=%zu", name, e.attempts, ok, temp);
+	} else {
+		if (unlinkat(dfd, name, 0) != 0 || fsync(dfd) != 0)
+			log_err("queue %s: remove: %s", name, strerror(errno));
+		else
+			log_info("queue %s done attempts=%u%s", name,
+			    e.attempts, expired && temp > 0 ? " expired" : "");
+	}
+done:
+	free(e.rcpts);
+	/* Closing drops the lock, after the entry was renamed or removed. */
+	if (close(fd) != 0)
+		log_err("queue %s: close: %s", name, strerror(errno));
+}
+
+/* smtpd -q: run the queue once.  Exit status 0, or 1 if it cannot be read. */
+int
+q_run(void)
+{
+	char **names;
+	size_t i, n;
+	int dfd;
+
+	if ((dfd = q_open(0)) < 0)
+		return errno == ENOENT ? 0 : 1;
+	if ((names = list_entries(dfd, &n, 1)) == NULL && n == 0) {
+		close(dfd);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		run_entry(dfd, names[i]);
+	free_names(names);
+	close(dfd);
+	return 0;
+}
+
+/* "3d4h", "12m", "40s": a short duration for -p. */
+static void
+duration(char *buf, size_t sz, long long s)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(buf, sz, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, sz, "%lldh%lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, sz, "%lldm", s / 60);
+	else
+		snprintf(buf, sz, "%llds", s);
+}
+
+/* smtpd -p: print the queue like mailq.  Exit status 0, or 1. */
+int
+q_print(void)
+{
+	char **names, age[32], next[32], clean[MAX_PATH_LEN + 1];
+	struct flock fl;
+	struct stat st;
+	struct entry e;
+	size_t i, j, n, shown = 0;
+	time_t now = time(NULL);
+	int dfd, fd;
+
+	if ((dfd = q_open(0)) < 0) {
+		if (errno != ENOENT)
+			return 1;
+		printf("Queue is empty\n");
+		return 0;
+	}
+	names = list_entries(dfd, &n, 0);
+	for (i = 0; i < n; i++) {
+		if ((fd = openat(dfd, names[i], O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC)) < 0)
+			continue;
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    read_entry(fd, &e) != 0) {
+			sanitize(clean, sizeof(clean), names[i],
+			    strlen(names[i]));
+			printf("%s  (unreadable entry)\n", clean);
+			close(fd);
+			continue;
+		}
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_GETLK, &fl) != 0)
+			fl.l_type = F_UNLCK;
+		duration(age, sizeof(age), (long long)now - e.arrival);
+		duration(next, sizeof(next), e.next - (long long)now);
+		sanitize(clean, sizeof(clean), e.sender, strlen(e.sender));
+		printf("%s  %lld bytes  age %s  attempts %u  %s%s  <%s>\n",
+		    names[i], (long long)(st.st_size - e.body), age,
+		    e.attempts, fl.l_type != F_UNLCK ? "being tried" :
+		    e.next <= (long long)now ? "due" : "next in ",
+		    fl.l_type != F_UNLCK || e.next <= (long long)now ? "" :
+		    next, clean);
+		for (j = 0; j < e.nrcpt; j++) {
+			sanitize(clean, sizeof(clean), e.rcpts[j].addr,
+			    strlen(e.rcpts[j].addr));
+			printf("\t<%s>\n", clean);
+		}
+		printf("\t(%s)\n", e.error);
+		free(e.rcpts);
+		close(fd);
+		shown++;
+	}
+	free_names(names);
+	close(dfd);
+	if (shown == 0 && n == 0)
+		printf("Queue is empty\n");
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return 1;
+	return 0;
+}
