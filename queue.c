@@ -894,7 +894,7 @@ duration(char *buf, size_t sz, long long s)
 int
 q_print(void)
 {
-	char **names, age[32], next[32], clean[MAX_PATH_LEN + 1];
+	char **names, age[32], next[32], clean[MAX_PATH_LEN + 1], id[128];
 	struct flock fl;
 	struct stat st;
 	struct entry e;
@@ -913,11 +913,10 @@ q_print(void)
 		if ((fd = openat(dfd, names[i], O_RDONLY | O_NOFOLLOW |
 		    O_NONBLOCK | O_CLOEXEC)) < 0)
 			continue;
+		sanitize(id, sizeof(id), names[i], strlen(names[i]));
 		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 		    read_entry(fd, &e) != 0) {
-			sanitize(clean, sizeof(clean), names[i],
-			    strlen(names[i]));
-			printf("%s  (unreadable entry)\n", clean);
+			printf("%s  (unreadable entry)\n", id);
 			close(fd);
 			continue;
 		}
@@ -930,7 +929,7 @@ q_print(void)
 		duration(next, sizeof(next), e.next - (long long)now);
 		sanitize(clean, sizeof(clean), e.sender, strlen(e.sender));
 		printf("%s  %lld bytes  age %s  attempts %u  %s%s  <%s>\n",
-		    names[i], (long long)(st.st_size - e.body), age,
+		    id, (long long)(st.st_size - e.body), age,
 		    e.attempts, fl.l_type != F_UNLCK ? "being tried" :
 		    e.next <= (long long)now ? "due" : "next in ",
 		    fl.l_type != F_UNLCK || e.next <= (long long)now ? "" :
