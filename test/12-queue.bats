@@ -152,6 +152,20 @@ report() {
 	count_is 1 mbox_count "$MAIL/alice"
 }
 
+@test "-I caps the doubling retry delay" {
+	break_bob
+	run -0 --separate-stderr mixed "a@b.example" -- "${MSG[@]}"
+	run -0 --separate-stderr runq -q -F -R 600 -I 700
+	run -0 --separate-stderr runq -q -F -R 600 -I 700
+	entry=$MAIL/.queue/$(entries)
+	grep -qx 'attempts 3' "$entry"
+	arrival=$(sed -n 's/^arrival //p' "$entry")
+	next=$(sed -n 's/^next //p' "$entry")
+	# Uncapped, the fourth attempt would wait 2400 seconds.
+	[ "$next" -ge $((arrival + 700)) ]
+	[ "$next" -lt $((arrival + 2400)) ]
+}
+
 @test "smtpd -p lists id, sender, attempts and pending recipients" {
 	break_bob
 	run -0 --separate-stderr mixed "a@b.example" -- "${MSG[@]}"
