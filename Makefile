@@ -9,12 +9,12 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o deliver.o queue.o
+OBJ	= smtpd.o session.o deliver.o queue.o dsn.o
 
 smtpd: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
-smtpd.o session.o deliver.o queue.o: smtpd.h
-session.o queue.o: reply.h
+smtpd.o session.o deliver.o queue.o dsn.o: smtpd.h
+session.o dsn.o: reply.h
 .c.o:
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
 

@@ -23,13 +23,11 @@
 #include <unistd.h>
 
 #include "smtpd.h"
-#include "reply.h"
 
 #define Q_MAGIC		"smtpd-queue 1"
 #define Q_TMP		"tmp."		/* names being written */
 #define Q_STALE_TMP	86400		/* a temp file this old was abandoned */
 #define Q_MAXLINE	1024		/* envelope line, LF included */
-#define Q_MAXHDRS	65536		/* original headers quoted in a DSN */
 
 /* One queue entry: the envelope of the file, and where the message starts. */
 struct entry {
@@ -207,18 +205,6 @@ q_open(int create)
 	    (create || errno != ENOENT))
 		log_err("queue %s: %s", path, strerror(errno));
 	return fd;
-}
-
-/* "451 4.3.0 Text" from reply.h, without the argument marker. */
-static void
-reply_text(char *buf, size_t sz, enum reply r)
-{
-	const struct reply_text *t = &replies[r];
-	const char *mark = strstr(t->text, "%s");
-
-	snprintf(buf, sz, "%d %s %.*s%s", t->code, t->esc,
-	    mark != NULL ? (int)(mark - t->text) : (int)strlen(t->text),
-	    t->text, mark != NULL ? mark + 2 : "");
 }
 
 /* Write the envelope of e and the pending recipients in r[0..n). */
@@ -405,161 +391,6 @@ bad:
 	return -1;
 }
 
-/* RFC 5322 3.3 date. */
-static void
-rfc_date(char *buf, size_t sz, time_t t)
-{
-	strftime(buf, sz, "%a, %d %b %Y %H:%M:%S %z", localtime(&t));
-}
-
-static int
-is_local_domain(const char *d)
-{
-	size_t i;
-
-	if (strcasecmp(d, conf.hostname) == 0 || strcasecmp(d, "localhost") == 0)
-		return 1;
-	for (i = 0; i < conf.ndomains; i++)
-		if (strcasecmp(d, conf.domains[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * Who gets a notification about sender's mail: the sender when its domain
- * is local and its mailbox exists, else the local postmaster.
- */
-static void
-dsn_target(const char *sender, struct rcpt *t)
-{
-	const char *at = strrchr(sender, '@'), *p;
-	size_t n = 0;
-
-	memset(t, 0, sizeof(*t));
-	if (at != NULL && is_local_domain(at + 1)) {
-		for (p = sender; p < at && n < MAX_LOCAL; p++) {
-			if (*p == '"')
-				continue;
-			if (*p == '\\' && p + 1 < at)
-				p++;
-			t->user[n++] = (char)(*p >= 'A' && *p <= 'Z' ?
-			    *p - 'A' + 'a' : *p);
-		}
-		t->user[n] = '\0';
-		if (p == at && (strcmp(t->user, "postmaster") == 0 ||
-		    dlv_exists(t->user))) {
-			snprintf(t->addr, sizeof(t->addr), "%s", sender);
-			return;
-		}
-	}
-	snprintf(t->user, sizeof(t->user), "postmaster");
-	snprintf(t->addr, sizeof(t->addr), "postmaster@%.*s",
-	    (int)sizeof(t->addr) - 12, conf.hostname);
-}
-
-/* The original header block of m, at most Q_MAXHDRS bytes, whole lines. */
-static void
-dsn_headers(struct qw *w, const struct message *m)
-{
-	char buf[4096];
-	off_t off = 0;
-	int bol = 1;
-	ssize_t n, i;
-
-	while (off < m->size && off < Q_MAXHDRS) {
-		size_t want = sizeof(buf);
-
-		if ((off_t)want > m->size - off)
-			want = (size_t)(m->size - off);
-		if ((n = pread(m->fd, buf, want, m->offset + off)) <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			if (buf[i] == '\n' && bol) {
-				qw_put(w, buf, (size_t)i);
-				return;		/* the blank line */
-			}
-			bol = buf[i] == '\n';
-		}
-		if (off + n >= Q_MAXHDRS) {
-			/* Keep only whole lines when the cap cuts the block. */
-			while (n > 0 && buf[n - 1] != '\n')
-				n--;
-			qw_put(w, buf, (size_t)n);
-			return;
-		}
-		qw_put(w, buf, (size_t)n);
-		off += n;
-	}
-	if (!bol)
-		qw_put(w, "\n", 1);
-}
-
-/* The multipart/report of RFC 3464 for the failed recipients of m. */
-static void
-dsn_write(struct qw *w, const struct message *m, long long arrival,
-    const struct rcpt *r, size_t n, int expired, const char *lasterr,
-    const struct rcpt *to)
-{
-	char date[64], adate[64], text[256], bound[96];
-	size_t i;
-
-	rfc_date(date, sizeof(date), time(NULL));
-	rfc_date(adate, sizeof(adate), (time_t)arrival);
-	snprintf(bound, sizeof(bound), "=_smtpd_%s", m->id);
-	qw_printf(w, "From: Mail Delivery System <MAILER-DAEMON@%s>\n"
-	    "To: <%s>\nSubject: Undelivered Mail Returned to Sender\n"
-	    "Date: %s\nMessage-ID: <%s.dsn@%s>\nAuto-Submitted: auto-replied\n"
-	    "MIME-Version: 1.0\nContent-Type: multipart/report; "
-	    "report-type=delivery-status;\n\tboundary=\"%s\"\n\n"
-	    "This is a MIME-encapsulated message.\n\n",
-	    conf.hostname, to->addr, date, m->id, conf.hostname, bound);
-	qw_printf(w, "--%s\nContent-Type: text/plain; charset=us-ascii\n"
-	    "Content-Description: Notification\n\n"
-	    "This is the mail system at %s.\n\n"
-	    "The message from <%s>,\nreceived %s,\n"
-	    "could not be delivered to the recipients below%s.\n\n",
-	    bound, conf.hostname, m->sender, adate,
-	    expired ? "; retrying has\nended" : "");
-	for (i = 0; i < n; i++) {
-		if (r[i].status == DLV_PERM)
-			reply_text(text, sizeof(text),
-			    r[i].looped ? R_LOOP : R_PERMFAIL);
-		else if (r[i].status == DLV_TEMP && expired)
-			snprintf(text, sizeof(text), "%s", lasterr);
-		else
-			continue;
-		qw_printf(w, "<%s>: %s\n", r[i].addr, text);
-	}
-	qw_printf(w, "\n--%s\nContent-Type: message/delivery-status\n"
-	    "Content-Description: Delivery report\n\n"
-	    "Reporting-MTA: dns; %s\nArrival-Date: %s\n",
-	    bound, conf.hostname, adate);
-	for (i = 0; i < n; i++) {
-		const char *status;
-
-		if (r[i].status == DLV_PERM) {
-			reply_text(text, sizeof(text),
-			    r[i].looped ? R_LOOP : R_PERMFAIL);
-			status = r[i].looped ? replies[R_LOOP].esc :
-			    replies[R_PERMFAIL].esc;
-		} else if (r[i].status == DLV_TEMP && expired) {
-			snprintf(text, sizeof(text), "%s", lasterr);
-			status = "4.4.7";	/* RFC 3463: delivery time expired */
-		} else
-			continue;
-		qw_printf(w, "\nFinal-Recipient: rfc822; %s\nAction: failed\n"
-		    "Status: %s\nDiagnostic-Code: smtp; %s\n", r[i].addr,
-		    status, text);
-	}
-	qw_printf(w, "\n--%s\nContent-Type: text/rfc822-headers\n"
-	    "Content-Description: Undelivered message headers\n\n", bound);
-	dsn_headers(w, m);
-	qw_printf(w, "\n--%s--\n", bound);
-}
-
 /*
  * Notify the sender of m about the recipients of r[0..n) that failed for
  * good (and, if expired, those still pending).  The notification comes
@@ -567,16 +398,15 @@ dsn_write(struct qw *w, const struct message *m, long long arrival,
  * temporarily.  A message from <> never causes one.
  */
 static int
-dsn_send(int dfd, const struct message *m, long long arrival,
+notify(int dfd, const struct message *m, long long arrival,
     const struct rcpt *r, size_t n, int expired, const char *lasterr)
 {
-	static struct qw w;
 	struct message d;
 	struct rcpt to;
 	struct entry e;
 	char id[64], name[128];
 	size_t i;
-	int st, rc = -1;
+	int rc = -1;
 
 	for (i = 0; i < n; i++)
 		if (r[i].status == DLV_PERM || (expired && r[i].status == DLV_TEMP))
@@ -588,55 +418,33 @@ dsn_send(int dfd, const struct message *m, long long arrival,
 		    m->id);
 		return 0;
 	}
-	dsn_target(m->sender, &to);
-	if ((w.fd = dlv_spool()) < 0)
+	if (dsn_build(m, arrival, r, n, expired, lasterr, &to, &d, id,
+	    sizeof(id)) != 0)
 		return -1;
-	w.err = 0;
-	w.len = 0;
-	dsn_write(&w, m, arrival, r, n, expired, lasterr, &to);
-	qw_flush(&w);
-	if (w.err != 0) {
-		log_err("msg=%s dsn spool: %s", m->id, strerror(w.err));
-		goto done;
-	}
-	snprintf(id, sizeof(id), "%s.dsn", m->id);
-	memset(&d, 0, sizeof(d));
-	d.fd = w.fd;
-	if ((d.size = lseek(w.fd, 0, SEEK_CUR)) <= 0) {
-		log_err("msg=%s dsn spool: %s", m->id, strerror(errno));
-		goto done;
-	}
-	d.sender = "";
-	d.id = id;
-	d.has_from = 1;		/* quote whatever the headers hold */
-	st = dlv_deliver(&d, &to);
-	if (st == DLV_PERM && strcmp(to.user, "postmaster") != 0) {
+	to.status = dlv_deliver(&d, &to);
+	if (to.status == DLV_PERM && strcmp(to.user, "postmaster") != 0) {
 		dsn_target("", &to);
-		st = dlv_deliver(&d, &to);
+		to.status = dlv_deliver(&d, &to);
 	}
-	to.status = st;
-	if (st == DLV_OK)
+	if (to.status == DLV_OK)
 		rc = 0;
-	else if (st == DLV_TEMP) {
+	else if (to.status == DLV_TEMP) {
 		memset(&e, 0, sizeof(e));
 		e.arrival = e.next = time(NULL);
 		e.next += conf.retry;
 		e.attempts = 1;
-		e.has_from = 1;
-		reply_text(e.error, sizeof(e.error), R_TEMPFAIL);
+		e.has_from = d.has_from;
+		dsn_diag(e.error, sizeof(e.error), &to);
 		if (dfd >= 0 && write_entry(dfd, &e, &to, 1, &d, NULL, name,
 		    sizeof(name)) == 0) {
 			log_info("msg=%s queued=%s rcpt=<%s>", id, name,
 			    to.addr);
 			rc = 0;
 		}
-	} else
-		log_err("msg=%s notification to <%s> failed permanently",
-		    id, to.addr);
-	log_info("msg=%s dsn to=<%s> status=%s", m->id, to.addr,
+	}
+	log_info("msg=%s dsn=%s to=<%s> status=%s", m->id, id, to.addr,
 	    rc == 0 ? "ok" : "lost");
-done:
-	if (close(w.fd) != 0)
+	if (close(d.fd) != 0)
 		log_err("msg=%s dsn spool close: %s", m->id, strerror(errno));
 	return rc;
 }
@@ -669,7 +477,9 @@ q_settle(const struct message *m, struct rcpt *r, size_t n)
 		e.next += conf.retry;
 		e.attempts = 1;
 		e.has_from = m->has_from;
-		reply_text(e.error, sizeof(e.error), R_TEMPFAIL);
+		for (i = 0; r[i].status != DLV_TEMP; i++)
+			continue;
+		dsn_diag(e.error, sizeof(e.error), &r[i]);
 		if (write_entry(dfd, &e, r, n, m, NULL, name,
 		    sizeof(name)) != 0) {
 			close(dfd);
@@ -677,7 +487,7 @@ q_settle(const struct message *m, struct rcpt *r, size_t n)
 		}
 		log_info("msg=%s queued=%s rcpts=%zu", m->id, name, temp);
 	}
-	if (dsn_send(dfd, m, e.arrival, r, n, 0, NULL) != 0)
+	if (notify(dfd, m, e.arrival, r, n, 0, NULL) != 0)
 		log_err("msg=%s notification not sent", m->id);
 	if (dfd >= 0)
 		close(dfd);
@@ -825,9 +635,10 @@ run_entry(int dfd, const char *name)
 	now = time(NULL);
 	e.attempts++;
 	expired = now - e.arrival >= conf.maxage;
-	if (temp > 0)
-		reply_text(e.error, sizeof(e.error), R_TEMPFAIL);
-	if (dsn_send(dfd, &m, e.arrival, e.rcpts, e.nrcpt, expired,
+	for (i = 0; i < e.nrcpt; i++)
+		if (e.rcpts[i].status == DLV_TEMP)
+			dsn_diag(e.error, sizeof(e.error), &e.rcpts[i]);
+	if (notify(dfd, &m, e.arrival, e.rcpts, e.nrcpt, expired,
 	    e.error) != 0)
 		log_err("queue %s: notification not sent", name);
 	if (temp > 0 && !expired) {

@@ -94,4 +94,11 @@ int	 q_settle(const struct message *, struct rcpt *, size_t);
 int	 q_run(void);
 int	 q_print(void);
 
+/* dsn.c */
+void	 dsn_diag(char *, size_t, const struct rcpt *);
+void	 dsn_target(const char *, struct rcpt *);
+int	 dsn_build(const struct message *, long long, const struct rcpt *,
+	    size_t, int, const char *, struct rcpt *, struct message *, char *,
+	    size_t);
+
 #endif
