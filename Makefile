@@ -25,7 +25,7 @@ demo: smtpd
 	sh test/demo
 
 lint:
-	mandoc -Tlint smtpd.8
+	mandoc -Tlint -W warning smtpd.8
 
 install: smtpd
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
