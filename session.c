@@ -438,9 +438,9 @@ struct receiver {
 	int		 in_header;
 	unsigned int	 nreceived;
 	int		 has_from;
-	char		 out[65536];		/* spool writes */
 	size_t		 outlen;
 	off_t		 spooled;
+	char		 out[65536];		/* spool writes; last, not cleared */
 };
 
 static void
