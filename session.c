@@ -163,24 +163,25 @@ is_printable(const char *p)
 	return 1;
 }
 
-static void
+/* HELO, EHLO, LHLO: a client name is required; resets the transaction. */
+static int
 greet(struct session *s, char *arg, int esmtp)
 {
 	if (!is_printable(arg)) {
 		reply(s, R_SYNTAX, NULL);
-		return;
+		return -1;
 	}
 	sanitize(s->helo, sizeof(s->helo), arg, strlen(arg));
 	s->esmtp = esmtp;
 	s->state = ST_IDLE;
 	reset_transaction(s);
+	return 0;
 }
 
 static void
 cmd_helo(struct session *s, char *arg)
 {
-	greet(s, arg, 0);
-	if (s->state == ST_IDLE)
+	if (greet(s, arg, 0) == 0)
 		reply(s, R_HELO, conf.hostname);
 }
 
@@ -189,8 +190,7 @@ cmd_ehlo(struct session *s, char *arg)
 {
 	char size[32];
 
-	greet(s, arg, 1);
-	if (s->state != ST_IDLE || s->helo[0] == '\0')
+	if (greet(s, arg, 1) != 0)
 		return;
 	snprintf(size, sizeof(size), "SIZE %lu", conf.maxsize);
 	reply_more(s, R_EHLO, conf.hostname);
