@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,7 +22,7 @@
  * last error and a notification's Diagnostic-Code.
  */
 void
-dsn_diag(char *buf, size_t sz, const struct rcpt *r)
+dsn_diag(char *buf, size_t sz, const struct target *r)
 {
 	const struct reply_text *t = &replies[r->status == DLV_TEMP ?
 	    R_TEMPFAIL : r->looped ? R_LOOP : R_PERMFAIL];
@@ -38,31 +37,19 @@ rfc_date(char *buf, size_t sz, time_t t)
 	strftime(buf, sz, "%a, %d %b %Y %H:%M:%S %z", localtime(&t));
 }
 
-static int
-is_local_domain(const char *d)
-{
-	size_t i;
-
-	if (strcasecmp(d, conf.hostname) == 0 || strcasecmp(d, "localhost") == 0)
-		return 1;
-	for (i = 0; i < conf.ndomains; i++)
-		if (strcasecmp(d, conf.domains[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * Who gets a notification about sender's mail: the sender when its domain
  * is local and its mailbox exists, else the local postmaster.
  */
 void
-dsn_target(const char *sender, struct rcpt *t)
+dsn_target(const char *sender, struct target *t)
 {
 	const char *at = strrchr(sender, '@'), *p;
 	size_t n = 0;
 
 	memset(t, 0, sizeof(*t));
-	if (at != NULL && is_local_domain(at + 1)) {
+	t->kind = T_LOCAL;
+	if (at != NULL && addr_is_local(at + 1)) {
 		for (p = sender; p < at && n < MAX_LOCAL; p++) {
 			if (*p == '"')
 				continue;
@@ -126,8 +113,8 @@ headers(FILE *f, const struct message *m)
 /* The multipart/report of RFC 3464 for the failed recipients of m. */
 static void
 report(FILE *f, const struct message *m, long long arrival,
-    const struct rcpt *r, size_t n, int expired, const char *lasterr,
-    const struct rcpt *to)
+    const struct target *r, size_t n, int expired, const char *lasterr,
+    const struct target *to)
 {
 	char date[64], adate[64], text[256], bound[96];
 	size_t i;
@@ -150,6 +137,8 @@ report(FILE *f, const struct message *m, long long arrival,
 	    bound, conf.hostname, m->sender, adate,
 	    expired ? "; retrying has\nended" : "");
 	for (i = 0; i < n; i++) {
+		if (r[i].dup != 0)
+			continue;
 		if (r[i].status == DLV_PERM)
 			dsn_diag(text, sizeof(text), &r[i]);
 		else if (r[i].status == DLV_TEMP && expired)
@@ -165,6 +154,8 @@ report(FILE *f, const struct message *m, long long arrival,
 	for (i = 0; i < n; i++) {
 		const char *status;
 
+		if (r[i].dup != 0)
+			continue;
 		if (r[i].status == DLV_PERM) {
 			dsn_diag(text, sizeof(text), &r[i]);
 			status = r[i].looped ? replies[R_LOOP].esc :
@@ -191,8 +182,8 @@ report(FILE *f, const struct message *m, long long arrival,
  * message from <> whose id is id; the caller closes d->fd.  -1 on error.
  */
 int
-dsn_build(const struct message *m, long long arrival, const struct rcpt *r,
-    size_t n, int expired, const char *lasterr, struct rcpt *to,
+dsn_build(const struct message *m, long long arrival, const struct target *r,
+    size_t n, int expired, const char *lasterr, struct target *to,
     struct message *d, char *id, size_t idsz)
 {
 	FILE *f;

@@ -37,7 +37,7 @@ struct entry {
 	unsigned int	 attempts;
 	int		 has_from;
 	char		 error[256];	/* last temporary error */
-	struct rcpt	*rcpts;		/* status DLV_TEMP: still pending */
+	struct target	*rcpts;		/* status DLV_TEMP: still pending */
 	size_t		 nrcpt;
 	off_t		 body;		/* offset of the spooled message */
 };
@@ -209,7 +209,7 @@ q_open(int create)
 
 /* Write the envelope of e and the pending recipients in r[0..n). */
 static void
-write_envelope(struct qw *w, const struct entry *e, const struct rcpt *r,
+write_envelope(struct qw *w, const struct entry *e, const struct target *r,
     size_t n)
 {
 	size_t i;
@@ -217,10 +217,15 @@ write_envelope(struct qw *w, const struct entry *e, const struct rcpt *r,
 	qw_printf(w, "%s\nsender %s\narrival %lld\nattempts %u\nnext %lld\n"
 	    "has-from %d\nerror %s\n", Q_MAGIC, e->sender, e->arrival,
 	    e->attempts, e->next, e->has_from, e->error);
-	/* A tab can be in neither: see dlv_valid_user() and parse_path(). */
-	for (i = 0; i < n; i++)
-		if (r[i].status == DLV_TEMP)
-			qw_printf(w, "rcpt %s\t%s\n", r[i].user, r[i].addr);
+	/* A tab can be in neither: see dlv_valid_user() and addr_path(). */
+	for (i = 0; i < n; i++) {
+		if (r[i].status != DLV_TEMP || r[i].dup != 0)
+			continue;
+		if (r[i].kind == T_REMOTE)
+			qw_printf(w, "remote %s\n", r[i].addr);
+		else
+			qw_printf(w, "local %s\t%s\n", r[i].user, r[i].addr);
+	}
 	qw_put(w, "\n", 1);
 }
 
@@ -231,7 +236,7 @@ write_envelope(struct qw *w, const struct entry *e, const struct rcpt *r,
  * to name).  The directory is fsync'd before this returns 0.
  */
 static int
-write_entry(int dfd, const struct entry *e, const struct rcpt *r, size_t n,
+write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
     const struct message *m, const char *replace, char *name, size_t namesz)
 {
 	static unsigned int counter;
@@ -310,27 +315,28 @@ parse_num(const char *s, long long *v)
 	return errno != 0 || end == s || *end != '\0' || *v < 0 ? -1 : 0;
 }
 
-/* Add a recipient "user<TAB>addr" to e. */
+/* Add a target to e: "user<TAB>addr" if local, else "addr". */
 static int
-add_rcpt(struct entry *e, const char *v)
+add_rcpt(struct entry *e, enum target_kind kind, const char *v)
 {
-	const char *tab = strchr(v, '\t');
-	struct rcpt *r;
+	const char *tab = kind == T_LOCAL ? strchr(v, '\t') : v - 1;
+	struct target *r;
 	size_t ul;
 
 	if (tab == NULL || (ul = (size_t)(tab - v)) > MAX_LOCAL ||
-	    strlen(tab + 1) > MAX_PATH_LEN)
+	    tab[1] == '\0' || strlen(tab + 1) > MAX_PATH_LEN)
 		return -1;
 	if ((r = realloc(e->rcpts, (e->nrcpt + 1) * sizeof(*r))) == NULL)
 		return -1;
 	e->rcpts = r;
 	r = &e->rcpts[e->nrcpt];
 	memset(r, 0, sizeof(*r));
+	r->kind = kind;
 	memcpy(r->user, v, ul);
 	r->user[ul] = '\0';
 	memcpy(r->addr, tab + 1, strlen(tab + 1) + 1);
 	r->status = DLV_TEMP;
-	if (!dlv_valid_user(r->user))
+	if (kind == T_LOCAL && !dlv_valid_user(r->user))
 		return -1;
 	e->nrcpt++;
 	return 0;
@@ -374,8 +380,10 @@ read_entry(int fd, struct entry *e)
 			e->has_from = strcmp(val, "0") != 0;
 		else if (strcmp(line, "error") == 0)
 			sanitize(e->error, sizeof(e->error), val, strlen(val));
-		else if (strcmp(line, "rcpt") == 0) {
-			if (add_rcpt(e, val) != 0)
+		else if (strcmp(line, "local") == 0 ||
+		    strcmp(line, "remote") == 0) {
+			if (add_rcpt(e, line[0] == 'l' ? T_LOCAL : T_REMOTE,
+			    val) != 0)
 				goto bad;
 		} else
 			goto bad;
@@ -399,17 +407,18 @@ bad:
  */
 static int
 notify(int dfd, const struct message *m, long long arrival,
-    const struct rcpt *r, size_t n, int expired, const char *lasterr)
+    const struct target *r, size_t n, int expired, const char *lasterr)
 {
 	struct message d;
-	struct rcpt to;
+	struct target to;
 	struct entry e;
 	char id[64], name[128];
 	size_t i;
 	int rc = -1;
 
 	for (i = 0; i < n; i++)
-		if (r[i].status == DLV_PERM || (expired && r[i].status == DLV_TEMP))
+		if (r[i].dup == 0 && (r[i].status == DLV_PERM ||
+		    (expired && r[i].status == DLV_TEMP)))
 			break;
 	if (i == n)
 		return 0;
@@ -450,13 +459,14 @@ notify(int dfd, const struct message *m, long long arrival,
 }
 
 /*
- * After a session delivered some copies of m: queue the recipients that
+ * After a session delivered some copies of m: queue the targets that
  * failed temporarily and notify the sender about those that failed for
- * good.  Returns -1 if the queue entry could not be written, so that the
- * client keeps the responsibility for the message.
+ * good.  Returns 1 if some were queued, 0 if none had to be, and -1 if
+ * the queue entry could not be written, so that the client keeps the
+ * responsibility for the message.
  */
 int
-q_settle(const struct message *m, struct rcpt *r, size_t n)
+q_settle(const struct message *m, struct target *r, size_t n)
 {
 	struct entry e;
 	char name[128];
@@ -465,7 +475,7 @@ q_settle(const struct message *m, struct rcpt *r, size_t n)
 
 	memset(&e, 0, sizeof(e));
 	for (i = 0; i < n; i++)
-		if (r[i].status == DLV_TEMP)
+		if (r[i].status == DLV_TEMP && r[i].dup == 0)
 			temp++;
 	e.arrival = e.next = time(NULL);
 	if (temp > 0 || m->sender[0] != '\0')
@@ -491,7 +501,7 @@ q_settle(const struct message *m, struct rcpt *r, size_t n)
 		log_err("msg=%s notification not sent", m->id);
 	if (dfd >= 0)
 		close(dfd);
-	return 0;
+	return temp > 0;
 }
 
 /* The delay before attempt number attempts + 1: doubling, capped. */
@@ -626,6 +636,12 @@ run_entry(int dfd, const char *name)
 	m.id = name;
 	m.has_from = e.has_from;
 	for (i = 0; i < e.nrcpt; i++) {
+		if (e.rcpts[i].kind == T_REMOTE && conf.fwd.n == 0) {
+			log_err("queue %s: <%s> needs the forwarder -f; kept",
+			    name, e.rcpts[i].addr);
+			temp++;
+			continue;
+		}
 		e.rcpts[i].status = dlv_deliver(&m, &e.rcpts[i]);
 		if (e.rcpts[i].status == DLV_TEMP)
 			temp++;

@@ -32,6 +32,7 @@ struct config conf = {
 	.timeout = 300,
 	.datatime = 1800,
 	.lockwait = 30,
+	.agenttime = 300,
 	.retry = 1800,
 	.maxinterval = 14400,
 	.maxage = 5 * 86400,
@@ -46,8 +47,10 @@ static struct timespec	 deadline;	/* the current read must end by then */
 static void NORETURN
 usage(void)
 {
-	fprintf(stderr, "usage: smtpd [-Fpq] [-A seconds] [-D domain] "
-	    "[-d maildir] [-h name] [-I seconds]\n"
+	fprintf(stderr, "usage: smtpd [-EFLpqV] [-A seconds] [-a aliases] "
+	    "[-D domain] [-d maildir]\n"
+	    "             [-f command] [-h name] [-I seconds] [-k seconds] "
+	    "[-m command]\n"
 	    "             [-n rcpts] [-Q dir] [-R seconds] [-r dir] [-s bytes] "
 	    "[-T seconds]\n"
 	    "             [-t seconds] [-u user] [-w seconds]\n");
@@ -205,12 +208,34 @@ drop_privileges(const char *user, const char *root)
 int
 main(int argc, char *argv[])
 {
-	const char *user = NULL, *root = NULL;
+	const char *user = NULL, *root = NULL, *aliases = NULL;
+	const char *mda = NULL, *fwd = NULL;
 	struct stat st;
 	int ch, queue = 0;
 
-	while ((ch = getopt(argc, argv, "A:D:d:Fh:I:n:pQ:qR:r:s:T:t:u:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:u:Vw:")) != -1) {
 		switch (ch) {
+		case 'a':
+			aliases = optarg;
+			break;
+		case 'E':
+			conf.expn = 1;
+			break;
+		case 'f':
+			fwd = optarg;
+			break;
+		case 'k':
+			conf.agenttime = (int)number(optarg, 1, 86400, ch);
+			break;
+		case 'L':
+			conf.lmtp = 1;
+			break;
+		case 'm':
+			mda = optarg;
+			break;
+		case 'V':
+			conf.vrfy = 1;
+			break;
 		case 'A':
 			conf.maxage = number(optarg, 0, 3650L * 86400, ch);
 			break;
@@ -288,7 +313,14 @@ main(int argc, char *argv[])
 		sanitize(conf.hostname, sizeof(conf.hostname), h, strlen(h));
 	}
 	find_peer();
+	if (aliases != NULL)
+		alias_load(aliases);
 	drop_privileges(user, root);
+	/* Agents run inside the jail as the -u user: check them there. */
+	if (mda != NULL)
+		dlv_template(&conf.mda, mda, 'm');
+	if (fwd != NULL)
+		dlv_template(&conf.fwd, fwd, 'f');
 	if (stat(conf.maildir, &st) != 0 || !S_ISDIR(st.st_mode))
 		die("mail directory %s: not a directory", conf.maildir);
 

@@ -82,8 +82,8 @@ report() {
 	count_is 0 maildir_count "$MAIL/bob"
 	count_is 1 entry_count
 	entry=$MAIL/.queue/$(entries)
-	grep -q "^rcpt bob	bob@$HOST\$" "$entry"
-	! grep -q '^rcpt alice' "$entry"
+	grep -q "^local bob	bob@$HOST\$" "$entry"
+	! grep -q "^local alice" "$entry"
 	[ -z "$stderr" ]
 }
 
