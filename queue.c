@@ -319,12 +319,16 @@ parse_num(const char *s, long long *v)
 static int
 add_rcpt(struct entry *e, enum target_kind kind, const char *v)
 {
-	const char *tab = kind == T_LOCAL ? strchr(v, '\t') : v - 1;
+	const char *tab = strchr(v, '\t'), *addr = v;
 	struct target *r;
-	size_t ul;
+	size_t ul = 0;
 
-	if (tab == NULL || (ul = (size_t)(tab - v)) > MAX_LOCAL ||
-	    tab[1] == '\0' || strlen(tab + 1) > MAX_PATH_LEN)
+	if (kind == T_LOCAL) {
+		if (tab == NULL || (ul = (size_t)(tab - v)) > MAX_LOCAL)
+			return -1;
+		addr = tab + 1;
+	}
+	if (*addr == '\0' || strlen(addr) > MAX_PATH_LEN)
 		return -1;
 	if ((r = realloc(e->rcpts, (e->nrcpt + 1) * sizeof(*r))) == NULL)
 		return -1;
@@ -334,7 +338,7 @@ add_rcpt(struct entry *e, enum target_kind kind, const char *v)
 	r->kind = kind;
 	memcpy(r->user, v, ul);
 	r->user[ul] = '\0';
-	memcpy(r->addr, tab + 1, strlen(tab + 1) + 1);
+	memcpy(r->addr, addr, strlen(addr) + 1);
 	r->status = DLV_TEMP;
 	if (kind == T_LOCAL && !dlv_valid_user(r->user))
 		return -1;

@@ -353,3 +353,62 @@ sys.exit(subprocess.call(sys.argv[2:]))
 	esc_is 7 4.3.0
 	[ ! -e "$BATS_TEST_TMPDIR/ro/q" ]
 }
+
+@test "a remote alias member the forwarder defers is queued and forwarded by a later run" {
+	agent_setup
+	echo 75 >"$AGENT_DIR/exit"
+	run -0 --separate-stderr smtp -a "$BATS_TEST_DIRNAME/fixtures/aliases" \
+	    -f "$AGENT -f %s -- %r" -- "HELO c" "MAIL FROM:<s@c.example>" \
+	    "RCPT TO:<mix@$HOST>" DATA "${MSG[@]}" . QUIT
+	codes_are 220 250 250 250 354 250 221
+	count_is 1 mbox_count "$MAIL/alice"
+	entry=$MAIL/.queue/$(entries)
+	grep -qx "remote other@remote.example" "$entry"
+	! grep -q "^local" "$entry"
+	# Without -f the runner keeps the copy.
+	rm "$REC"/*
+	run -0 --separate-stderr runq -q -F
+	count_is 1 entry_count
+	[ -z "$(ls -A "$REC")" ]
+	echo 0 >"$AGENT_DIR/exit"
+	run -0 --separate-stderr runq -q -F -f "$AGENT -f %s -- %r"
+	count_is 0 entry_count
+	run_argv_is -f s@c.example -- other@remote.example
+	# The forwarder reads the message, not the queue's envelope.
+	run cat "$REC"/*.stdin
+	[ "${lines[0]}" = "Received: from c" ]
+	[ "${lines[4]}" = "Subject: queued" ]
+	[ "${lines[5]}" = "hello" ]
+	[ "${#lines[@]}" -eq 6 ]
+}
+
+@test "a queued local copy handed to the -m agent starts at the message" {
+	agent_setup
+	break_bob
+	run -0 --separate-stderr mixed "s@c.example" -- "${MSG[@]}"
+	codes_are 220 250 250 250 250 354 250 221
+	run -0 --separate-stderr runq -q -F -m "$AGENT -d %u -- %s"
+	count_is 0 entry_count
+	run_argv_is -d bob -- s@c.example
+	run cat "$REC"/*.stdin
+	# Two recipients: no "for" line in Received:; bats drops the empty line.
+	[ "${lines[0]}" = "Received: from client.example" ]
+	[ "${lines[3]}" = "Subject: queued" ]
+	[ "${lines[4]}" = "hello" ]
+	[ "${#lines[@]}" -eq 5 ]
+}
+
+@test "an alias naming one mailbox twice queues one copy" {
+	cat >"$BATS_TEST_TMPDIR/aliases" <<-END
+	pair: bob, bob@$HOST, alice
+	END
+	break_bob
+	run -0 --separate-stderr smtp -a "$BATS_TEST_TMPDIR/aliases" -- "HELO c" \
+	    "MAIL FROM:<s@c.example>" "RCPT TO:<pair@$HOST>" "RCPT TO:<bob@$HOST>" \
+	    DATA "${MSG[@]}" . QUIT
+	codes_are 220 250 250 250 250 354 250 221
+	[ "$(grep -c '^local bob' "$MAIL/.queue/$(entries)")" -eq 1 ]
+	fix_bob
+	run -0 --separate-stderr runq -q -F
+	count_is 1 maildir_count "$MAIL/bob"
+}
