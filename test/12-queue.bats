@@ -412,3 +412,21 @@ sys.exit(subprocess.call(sys.argv[2:]))
 	run -0 --separate-stderr runq -q -F
 	count_is 1 maildir_count "$MAIL/bob"
 }
+
+@test "bad -A, -I and -R values are refused at start-up" {
+	for opt in "-A -1" "-I 0" "-R x" "-A 1s"; do
+		# shellcheck disable=SC2086
+		run -1 --separate-stderr runq -q $opt
+		[[ $stderr == *"bad number"* ]]
+	done
+}
+
+@test "smtpd -p only reads, so root may run it without -u" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	break_bob
+	run -0 --separate-stderr mixed "a@b.example" -- "${MSG[@]}"
+	run -0 --separate-stderr timeout 20 "$SMTPD" -d "$MAIL" -p
+	[[ ${lines[0]} == "$(entries) "* ]]
+	[ "${lines[1]}" = $'\t'"<bob@$HOST>" ]
+	count_is 1 entry_count
+}
