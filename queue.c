@@ -407,7 +407,9 @@ bad:
  * Notify the sender of m about the recipients of r[0..n) that failed for
  * good (and, if expired, those still pending).  The notification comes
  * from <>, is delivered at once, and is queued itself if that fails
- * temporarily.  A message from <> never causes one.
+ * temporarily.  A message from <> never causes one.  Returns -1 when it
+ * could be neither delivered nor queued and may be tried again; one that
+ * not even postmaster can take is logged and counts as sent.
  */
 static int
 notify(int dfd, const struct message *m, long long arrival,
@@ -439,9 +441,9 @@ notify(int dfd, const struct message *m, long long arrival,
 		dsn_target("", &to);
 		to.status = dlv_deliver(&d, &to);
 	}
-	if (to.status == DLV_OK)
+	if (to.status != DLV_TEMP)
 		rc = 0;
-	else if (to.status == DLV_TEMP) {
+	else {
 		memset(&e, 0, sizeof(e));
 		e.arrival = e.next = time(NULL);
 		e.next += conf.retry;
@@ -455,11 +457,34 @@ notify(int dfd, const struct message *m, long long arrival,
 			rc = 0;
 		}
 	}
-	log_info("msg=%s dsn=%s to=<%s> status=%s", m->id, id, to.addr,
-	    rc == 0 ? "ok" : "lost");
+	if (to.status == DLV_PERM)
+		log_err("msg=%s dsn=%s to=<%s> failed permanently; dropped",
+		    m->id, id, to.addr);
+	else
+		log_info("msg=%s dsn=%s to=<%s> status=%s", m->id, id,
+		    to.addr, rc != 0 ? "failed" : to.status == DLV_OK ? "sent" :
+		    "queued");
 	if (close(d.fd) != 0)
 		log_err("msg=%s dsn spool close: %s", m->id, strerror(errno));
 	return rc;
+}
+
+/*
+ * A notification could not be sent: keep the targets it was about in the
+ * queue, so that a later run reports them.  A looped copy is never tried
+ * again.  Returns how many more are pending.
+ */
+static size_t
+keep_unreported(struct target *r, size_t n)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < n; i++)
+		if (r[i].status == DLV_PERM && !r[i].looped && r[i].dup == 0) {
+			r[i].status = DLV_TEMP;
+			kept++;
+		}
+	return kept;
 }
 
 /*
@@ -475,37 +500,38 @@ q_settle(const struct message *m, struct target *r, size_t n)
 	struct entry e;
 	char name[128];
 	size_t i, temp = 0;
-	int dfd = -1;
+	int dfd;
 
 	memset(&e, 0, sizeof(e));
+	e.arrival = e.next = time(NULL);
+	dfd = q_open(1);
+	if (notify(dfd, m, e.arrival, r, n, 0, NULL) != 0) {
+		log_err("msg=%s notification not sent; kept in the queue",
+		    m->id);
+		keep_unreported(r, n);
+	}
 	for (i = 0; i < n; i++)
 		if (r[i].status == DLV_TEMP && r[i].dup == 0)
 			temp++;
-	e.arrival = e.next = time(NULL);
-	if (temp > 0 || m->sender[0] != '\0')
-		dfd = q_open(1);
-	if (temp > 0) {
-		if (dfd < 0)
-			return -1;
-		snprintf(e.sender, sizeof(e.sender), "%s", m->sender);
-		e.next += conf.retry;
-		e.attempts = 1;
-		e.has_from = m->has_from;
-		for (i = 0; r[i].status != DLV_TEMP; i++)
-			continue;
-		dsn_diag(e.error, sizeof(e.error), &r[i]);
-		if (write_entry(dfd, &e, r, n, m, NULL, name,
-		    sizeof(name)) != 0) {
+	if (temp == 0 || dfd < 0) {
+		if (dfd >= 0)
 			close(dfd);
-			return -1;
-		}
-		log_info("msg=%s queued=%s rcpts=%zu", m->id, name, temp);
+		return temp == 0 ? 0 : -1;
 	}
-	if (notify(dfd, m, e.arrival, r, n, 0, NULL) != 0)
-		log_err("msg=%s notification not sent", m->id);
-	if (dfd >= 0)
+	snprintf(e.sender, sizeof(e.sender), "%s", m->sender);
+	e.next += conf.retry;
+	e.attempts = 1;
+	e.has_from = m->has_from;
+	for (i = 0; r[i].status != DLV_TEMP || r[i].dup != 0; i++)
+		continue;
+	dsn_diag(e.error, sizeof(e.error), &r[i]);
+	if (write_entry(dfd, &e, r, n, m, NULL, name, sizeof(name)) != 0) {
 		close(dfd);
-	return temp > 0;
+		return -1;
+	}
+	log_info("msg=%s queued=%s rcpts=%zu", m->id, name, temp);
+	close(dfd);
+	return 1;
 }
 
 /* The delay before attempt number attempts + 1: doubling, capped. */
@@ -659,8 +685,11 @@ run_entry(int dfd, const char *name)
 		if (e.rcpts[i].status == DLV_TEMP)
 			dsn_diag(e.error, sizeof(e.error), &e.rcpts[i]);
 	if (notify(dfd, &m, e.arrival, e.rcpts, e.nrcpt, expired,
-	    e.error) != 0)
-		log_err("queue %s: notification not sent", name);
+	    e.error) != 0) {
+		log_err("queue %s: notification not sent; kept", name);
+		temp += keep_unreported(e.rcpts, e.nrcpt);
+		expired = 0;
+	}
 	if (temp > 0 && !expired) {
 		e.next = (long long)now + backoff(e.attempts);
 		if (write_entry(dfd, &e, e.rcpts, e.nrcpt, &m, name, renamed,

@@ -430,3 +430,26 @@ sys.exit(subprocess.call(sys.argv[2:]))
 	[ "${lines[1]}" = $'\t'"<bob@$HOST>" ]
 	count_is 1 entry_count
 }
+
+@test "a notification that cannot be delivered yet is queued itself" {
+	mkmbox carol
+	break_bob
+	run -0 --separate-stderr mixed "carol@$HOST" -- "${MSG[@]}"
+	codes_are 220 250 250 250 250 354 250 221
+	: >"$MAIL/carol.lock"
+	give_to_smtpd "$MAIL/carol.lock"
+	run -0 --separate-stderr runq -q -F -A 0 -w 1
+	count_is 1 entry_count
+	entry=$MAIL/.queue/$(entries)
+	grep -qx "sender " "$entry"
+	grep -qx "local carol	carol@$HOST" "$entry"
+	[ ! -s "$MAIL/carol" ]
+	rm "$MAIL/carol.lock"
+	run -0 --separate-stderr runq -q -F
+	count_is 0 entry_count
+	count_is 1 mbox_count "$MAIL/carol"
+	run -0 report "$MAIL/carol" 1
+	[ "${lines[0]}" = "type multipart/report" ]
+	[ "${lines[2]}" = "return-path <>" ]
+	[ "${lines[8]}" = "recipient rfc822; bob@$HOST failed 4.4.7" ]
+}
