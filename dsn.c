@@ -194,7 +194,7 @@ dsn_build(const struct message *m, long long arrival, const struct target *r,
 		return -1;
 	if ((f = fdopen(fd, "w")) == NULL) {
 		log_err("msg=%s dsn spool: %s", m->id, strerror(errno));
-		close(fd);
+		(void)close(fd);	/* unlinked spool, nothing written */
 		return -1;
 	}
 	report(f, m, arrival, r, n, expired, lasterr, to);
@@ -205,7 +205,7 @@ dsn_build(const struct message *m, long long arrival, const struct target *r,
 		err = errno ? errno : EIO;
 	if (fclose(f) != 0 && err == 0) {
 		err = errno;
-		close(d->fd);
+		(void)close(d->fd);	/* the copy is bad either way */
 	}
 	if (err != 0) {
 		log_err("msg=%s dsn spool: %s", m->id, strerror(err));

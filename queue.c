@@ -207,6 +207,14 @@ q_open(int create)
 	return fd;
 }
 
+/* Close an fd that was only read or a directory; a failure is logged. */
+static void
+q_close(int fd)
+{
+	if (close(fd) != 0)
+		log_err("queue: close: %s", strerror(errno));
+}
+
 /* Write the envelope of e and the pending recipients in r[0..n). */
 static void
 write_envelope(struct qw *w, const struct entry *e, const struct target *r,
@@ -515,7 +523,7 @@ q_settle(const struct message *m, struct target *r, size_t n)
 			temp++;
 	if (temp == 0 || dfd < 0) {
 		if (dfd >= 0)
-			close(dfd);
+			q_close(dfd);
 		return temp == 0 ? 0 : -1;
 	}
 	snprintf(e.sender, sizeof(e.sender), "%s", m->sender);
@@ -526,11 +534,11 @@ q_settle(const struct message *m, struct target *r, size_t n)
 		continue;
 	dsn_diag(e.error, sizeof(e.error), &r[i]);
 	if (write_entry(dfd, &e, r, n, m, NULL, name, sizeof(name)) != 0) {
-		close(dfd);
+		q_close(dfd);
 		return -1;
 	}
 	log_info("msg=%s queued=%s rcpts=%zu", m->id, name, temp);
-	close(dfd);
+	q_close(dfd);
 	return 1;
 }
 
@@ -571,7 +579,7 @@ list_entries(int dfd, size_t *n, int clean)
 	if ((fd = dup(dfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		log_err("queue: %s", strerror(errno));
 		if (fd >= 0)
-			close(fd);
+			q_close(fd);
 		return NULL;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -596,7 +604,8 @@ list_entries(int dfd, size_t *n, int clean)
 			break;
 		names[++*n] = NULL;
 	}
-	closedir(d);
+	if (closedir(d) != 0)
+		log_err("queue: closedir: %s", strerror(errno));
 	if (names != NULL)
 		qsort(names, *n, sizeof(*names), cmp_names);
 	return names;
@@ -641,14 +650,14 @@ run_entry(int dfd, const char *name)
 	if (fcntl(fd, F_SETLK, &fl) != 0) {
 		if (errno != EACCES && errno != EAGAIN)
 			log_err("queue %s: lock: %s", name, strerror(errno));
-		close(fd);
+		q_close(fd);
 		return;
 	}
 	/* Another runner may have replaced or removed it meanwhile. */
 	if (fstat(fd, &st) != 0 || fstatat(dfd, name, &cur,
 	    AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != cur.st_dev ||
 	    st.st_ino != cur.st_ino || !S_ISREG(st.st_mode)) {
-		close(fd);
+		q_close(fd);
 		return;
 	}
 	if (read_entry(fd, &e) != 0) {
@@ -724,13 +733,13 @@ q_run(void)
 	if ((dfd = q_open(0)) < 0)
 		return errno == ENOENT ? 0 : 1;
 	if ((names = list_entries(dfd, &n, 1)) == NULL && n == 0) {
-		close(dfd);
+		q_close(dfd);
 		return 0;
 	}
 	for (i = 0; i < n; i++)
 		run_entry(dfd, names[i]);
 	free_names(names);
-	close(dfd);
+	q_close(dfd);
 	return 0;
 }
 
@@ -777,7 +786,7 @@ q_print(void)
 		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 		    read_entry(fd, &e) != 0) {
 			printf("%s  (unreadable entry)\n", id);
-			close(fd);
+			q_close(fd);
 			continue;
 		}
 		memset(&fl, 0, sizeof(fl));
@@ -801,11 +810,11 @@ q_print(void)
 		}
 		printf("\t(%s)\n", e.error);
 		free(e.rcpts);
-		close(fd);
+		q_close(fd);
 		shown++;
 	}
 	free_names(names);
-	close(dfd);
+	q_close(dfd);
 	if (shown == 0 && n == 0)
 		printf("Queue is empty\n");
 	if (fflush(stdout) != 0 || ferror(stdout))
