@@ -355,3 +355,16 @@ with open(sys.argv[1], "r+") as f:
 	[ ! -e "$MAIL/alice.lock" ]
 	[ -z "$stderr" ]
 }
+
+@test "a HELO name cannot open a comment in Received: and a bogus TCPREMOTEIP is ignored" {
+	TCPREMOTEIP='192.0.2.1) (evil' run -0 --separate-stderr smtp -- "HELO a(b)c" \
+		"MAIL FROM:<a@b.example>" "RCPT TO:<alice@mx.test.example>" DATA x . QUIT
+	codes_are 220 250 250 250 354 250 221
+	run -0 mbox_msg "$MAIL/alice" 1 header Received
+	[[ $output == "from a_b_c by mx.test.example"* ]]
+	[[ $output != *evil* ]]
+	TCPREMOTEIP=2001:db8::7 run -0 --separate-stderr smtp -- "HELO c" \
+		"MAIL FROM:<a@b.example>" "RCPT TO:<alice@mx.test.example>" DATA x . QUIT
+	run -0 mbox_msg "$MAIL/alice" 2 header Received
+	[[ $output == "from c ([IPv6:2001:db8::7]) by"* ]]
+}
