@@ -941,7 +941,7 @@ cmd_expn(struct session *s, char *arg)
 		reply(s, r, NULL);
 		return;
 	}
-	/* Count first, so that an error never follows "250-" lines. */
+	/* Count first, so that an error never follows continuation lines. */
 	if ((x = alias_expand(local, vrfy_add, &f)) == -2) {
 		reply(s, R_ALIASLOOP, NULL);
 		return;
