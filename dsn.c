@@ -18,8 +18,8 @@
 #define DSN_MAXHDRS	65536		/* original headers quoted, at most */
 
 /*
- * The reply that stands for r's status, as "554 5.3.0 Text": the queue's
- * last error and a notification's Diagnostic-Code.
+ * The reply that stands for r's status (code, enhanced code, text), for
+ * the queue's last error and a notification's Diagnostic-Code.
  */
 void
 dsn_diag(char *buf, size_t sz, const struct target *r)
