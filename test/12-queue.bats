@@ -453,3 +453,39 @@ sys.exit(subprocess.call(sys.argv[2:]))
 	[ "${lines[2]}" = "return-path <>" ]
 	[ "${lines[8]}" = "recipient rfc822; bob@$HOST failed 4.4.7" ]
 }
+
+@test "a corrupt entry is left alone and listed as unreadable" {
+	mkdir "$MAIL/.queue"
+	printf 'not an entry\n' >"$MAIL/.queue/junk"
+	give_to_smtpd "$MAIL/.queue"
+	run -0 --separate-stderr runq -q -F
+	[ "$(cat "$MAIL/.queue/junk")" = "not an entry" ]
+	run -0 --separate-stderr runq -p
+	[ "$output" = "junk  (unreadable entry)" ]
+}
+
+@test "temp files abandoned a day ago are removed, fresh ones are not" {
+	mkdir "$MAIL/.queue"
+	: >"$MAIL/.queue/tmp.1.1"
+	: >"$MAIL/.queue/tmp.2.1"
+	touch -d '2 days ago' "$MAIL/.queue/tmp.1.1"
+	give_to_smtpd "$MAIL/.queue"
+	run -0 --separate-stderr runq -q
+	[ ! -e "$MAIL/.queue/tmp.1.1" ]
+	[ -e "$MAIL/.queue/tmp.2.1" ]
+	run -0 --separate-stderr runq -p
+	[ "$output" = "Queue is empty" ]
+}
+
+@test "smtpd -p shows an entry a runner holds as being tried" {
+	break_bob
+	run -0 --separate-stderr mixed "a@b.example" -- "${MSG[@]}"
+	entry=$MAIL/.queue/$(entries)
+	run -0 python3 -c '
+import fcntl, subprocess, sys
+f = open(sys.argv[1], "r+")
+fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+sys.exit(subprocess.call(sys.argv[2:]))
+' "$entry" timeout 20 "$SMTPD" -d "$MAIL" -p
+	[[ ${lines[0]} == *"attempts 1  being tried  <a@b.example>" ]]
+}
