@@ -652,9 +652,11 @@ received_header(struct session *s, struct receiver *rv)
 }
 
 /*
- * The outcome of targets [first, first + n): delivered when all are,
- * temporary when any is, else delivered when some are (the others are
- * logged), else permanent.  Loops are told apart for their own reply.
+ * The outcome of targets [first, first + n): delivered when all are.
+ * Some delivered and others failed is R_PARTIAL with SMTP, which
+ * deliver() hands to the queue; with LMTP it is temporary if any failure
+ * is, else delivered (the others are logged).  None delivered is
+ * temporary if any failure is, else permanent; loops get their own reply.
  */
 static enum reply
 outcome(const struct session *s, size_t first, size_t n)
