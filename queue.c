@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +41,6 @@ struct entry {
 	off_t		 body;		/* offset of the spooled message */
 };
 
-/* Buffered writer to a new file; err keeps the first errno. */
-struct qw {
-	int	 fd;
-	int	 err;
-	size_t	 len;
-	char	 buf[8192];
-};
-
 /* Line reader over pread, which leaves the fd's lock and offset alone. */
 struct lr {
 	int	 fd;
@@ -58,85 +49,30 @@ struct lr {
 	char	 buf[8192];
 };
 
-static void
-qw_flush(struct qw *w)
-{
-	const char *p = w->buf;
-	ssize_t n;
-
-	while (w->len > 0 && w->err == 0) {
-		if ((n = write(w->fd, p, w->len)) < 0) {
-			if (errno != EINTR)
-				w->err = errno;
-			continue;
-		}
-		p += n;
-		w->len -= (size_t)n;
-	}
-	w->len = 0;
-}
-
-static void
-qw_put(struct qw *w, const char *p, size_t n)
-{
-	while (n > 0) {
-		size_t room = sizeof(w->buf) - w->len;
-
-		if (room == 0) {
-			qw_flush(w);
-			if (w->err != 0)
-				return;
-			continue;
-		}
-		if (room > n)
-			room = n;
-		memcpy(w->buf + w->len, p, room);
-		w->len += room;
-		p += room;
-		n -= room;
-	}
-}
-
-static void qw_printf(struct qw *, const char *, ...) PRINTFLIKE(2, 3);
-
-static void
-qw_printf(struct qw *w, const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
-		w->err = w->err ? w->err : EOVERFLOW;
-		return;
-	}
-	qw_put(w, line, (size_t)n);
-}
-
-/* Copy size bytes of fd from offset off into w. */
-static void
-qw_copy(struct qw *w, int fd, off_t off, off_t size)
+/* Copy size bytes of fd from offset off to f; 0, or -1 with errno. */
+static int
+copy_out(FILE *f, int fd, off_t off, off_t size)
 {
 	char buf[65536];
 	ssize_t n;
 
-	while (size > 0 && w->err == 0) {
+	while (size > 0) {
 		size_t want = (size_t)size < sizeof(buf) ? (size_t)size :
 		    sizeof(buf);
 
 		if ((n = pread(fd, buf, want, off)) <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
-			w->err = n < 0 ? errno : EIO;
-			return;
+			if (n == 0)
+				errno = EIO;	/* the file shrank */
+			return -1;
 		}
-		qw_put(w, buf, (size_t)n);
+		if (fwrite(buf, 1, (size_t)n, f) != (size_t)n)
+			return -1;
 		off += n;
 		size -= n;
 	}
+	return 0;
 }
 
 /*
@@ -217,12 +153,12 @@ q_close(int fd)
 
 /* Write the envelope of e and the pending recipients in r[0..n). */
 static void
-write_envelope(struct qw *w, const struct entry *e, const struct target *r,
+write_envelope(FILE *f, const struct entry *e, const struct target *r,
     size_t n)
 {
 	size_t i;
 
-	qw_printf(w, "%s\nsender %s\narrival %lld\nattempts %u\nnext %lld\n"
+	fprintf(f, "%s\nsender %s\narrival %lld\nattempts %u\nnext %lld\n"
 	    "has-from %d\nerror %s\n", Q_MAGIC, e->sender, e->arrival,
 	    e->attempts, e->next, e->has_from, e->error);
 	/* A tab can be in neither: see dlv_valid_user() and addr_path(). */
@@ -230,11 +166,11 @@ write_envelope(struct qw *w, const struct entry *e, const struct target *r,
 		if (r[i].status != DLV_TEMP || r[i].dup != 0)
 			continue;
 		if (r[i].kind == T_REMOTE)
-			qw_printf(w, "remote %s\n", r[i].addr);
+			fprintf(f, "remote %s\n", r[i].addr);
 		else
-			qw_printf(w, "local %s\t%s\n", r[i].user, r[i].addr);
+			fprintf(f, "local %s\t%s\n", r[i].user, r[i].addr);
 	}
-	qw_put(w, "\n", 1);
+	putc('\n', f);
 }
 
 /*
@@ -248,28 +184,31 @@ write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
     const struct message *m, const char *replace, char *name, size_t namesz)
 {
 	static unsigned int counter;
-	static struct qw w;
 	char tmp[64];
-	int i, rc = -1;
+	FILE *f;
+	int i, fd, err = 0, rc = -1;
 
 	snprintf(tmp, sizeof(tmp), "%s%ld.%u", Q_TMP, (long)getpid(),
 	    ++counter);
-	if ((w.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		log_err("queue %s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	w.err = 0;
-	w.len = 0;
-	write_envelope(&w, e, r, n);
-	qw_copy(&w, m->fd, m->offset, m->size);
-	qw_flush(&w);
-	if (w.err == 0 && fsync(w.fd) != 0)
-		w.err = errno;
-	if (close(w.fd) != 0 && w.err == 0)
-		w.err = errno;
-	if (w.err != 0) {
-		log_err("queue %s: write: %s", tmp, strerror(w.err));
+	if ((f = fdopen(fd, "w")) == NULL) {
+		err = errno;
+		(void)close(fd);	/* empty; unlinked below */
+	} else {
+		errno = 0;
+		write_envelope(f, e, r, n);
+		if (copy_out(f, m->fd, m->offset, m->size) != 0 ||
+		    fflush(f) != 0 || ferror(f) || fsync(fd) != 0)
+			err = errno ? errno : EIO;
+		if (fclose(f) != 0 && err == 0)
+			err = errno;
+	}
+	if (err != 0) {
+		log_err("queue %s: write: %s", tmp, strerror(err));
 		goto fail;
 	}
 	if (replace != NULL) {
