@@ -9,7 +9,7 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o deliver.o
+OBJ	= smtpd.o session.o addr.o alias.o deliver.o queue.o dsn.o
 # Sanitizer and fuzzer builds (clang): make sanitize-check, memcheck, fuzz.
 SAN_CC	= clang
 SANFLAGS = -std=c99 -g -O1 -fno-omit-frame-pointer \
@@ -21,8 +21,8 @@ FUZZTIME = 60
 
 smtpd: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
-smtpd.o session.o deliver.o: smtpd.h
-session.o: reply.h
+$(OBJ): smtpd.h
+session.o dsn.o: reply.h
 .c.o:
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
 
@@ -56,7 +56,7 @@ demo: smtpd
 	sh test/demo
 
 lint:
-	mandoc -Tlint smtpd.8
+	mandoc -Tlint -W warning smtpd.8
 
 install: smtpd
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8

@@ -32,6 +32,10 @@ struct config conf = {
 	.timeout = 300,
 	.datatime = 1800,
 	.lockwait = 30,
+	.agenttime = 300,
+	.retry = 1800,
+	.maxinterval = 14400,
+	.maxage = 5 * 86400,
 };
 
 static unsigned char	 ibuf[65536];	/* input, filled by read(2) */
@@ -43,9 +47,13 @@ static struct timespec	 deadline;	/* the current read must end by then */
 static void NORETURN
 usage(void)
 {
-	fprintf(stderr, "usage: smtpd [-D domain] [-d maildir] [-h name] "
-	    "[-n rcpts] [-r dir] [-s bytes] [-T seconds] [-t seconds]\n"
-	    "             [-u user] [-w seconds]\n");
+	fprintf(stderr, "usage: smtpd [-EFLpqV] [-A seconds] [-a aliases] "
+	    "[-D domain] [-d maildir]\n"
+	    "             [-f command] [-h name] [-I seconds] [-k seconds] "
+	    "[-m command]\n"
+	    "             [-n rcpts] [-Q dir] [-R seconds] [-r dir] [-s bytes] "
+	    "[-T seconds]\n"
+	    "             [-t seconds] [-u user] [-w seconds]\n");
 	exit(1);
 }
 
@@ -135,7 +143,8 @@ find_peer(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	const char *env;
-	char buf[INET6_ADDRSTRLEN];
+	char buf[sizeof(struct in6_addr) > INET6_ADDRSTRLEN ?
+	    sizeof(struct in6_addr) : INET6_ADDRSTRLEN];
 	const void *a = NULL;
 
 	if (getpeername(0, (struct sockaddr *)&ss, &sl) == 0) {
@@ -162,8 +171,14 @@ find_peer(void)
 		env = getenv("REMOTE_ADDR");
 	if (env == NULL || *env == '\0')
 		return;
+	/* Only an address goes into Received: and the log. */
+	if (inet_pton(AF_INET, env, buf) == 1)
+		conf.peer6 = 0;
+	else if (inet_pton(AF_INET6, env, buf) == 1)
+		conf.peer6 = 1;
+	else
+		return;
 	sanitize(conf.peer, sizeof(conf.peer), env, strlen(env));
-	conf.peer6 = strchr(conf.peer, ':') != NULL;
 }
 
 /*
@@ -200,12 +215,53 @@ drop_privileges(const char *user, const char *root)
 int
 main(int argc, char *argv[])
 {
-	const char *user = NULL, *root = NULL;
+	const char *user = NULL, *root = NULL, *aliases = NULL;
+	const char *mda = NULL, *fwd = NULL;
 	struct stat st;
-	int ch;
+	int ch, queue = 0;
 
-	while ((ch = getopt(argc, argv, "D:d:h:n:r:s:T:t:u:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:u:Vw:")) != -1) {
 		switch (ch) {
+		case 'a':
+			aliases = optarg;
+			break;
+		case 'E':
+			conf.expn = 1;
+			break;
+		case 'f':
+			fwd = optarg;
+			break;
+		case 'k':
+			conf.agenttime = (int)number(optarg, 1, 86400, ch);
+			break;
+		case 'L':
+			conf.lmtp = 1;
+			break;
+		case 'm':
+			mda = optarg;
+			break;
+		case 'V':
+			conf.vrfy = 1;
+			break;
+		case 'A':
+			conf.maxage = number(optarg, 0, 3650L * 86400, ch);
+			break;
+		case 'F':
+			conf.force = 1;
+			break;
+		case 'I':
+			conf.maxinterval = number(optarg, 1, 365L * 86400, ch);
+			break;
+		case 'p':
+		case 'q':
+			queue = ch;
+			break;
+		case 'Q':
+			conf.queuedir = optarg;
+			break;
+		case 'R':
+			conf.retry = number(optarg, 0, 365L * 86400, ch);
+			break;
 		case 'D':
 			if (conf.ndomains == MAX_DOMAINS) {
 				fprintf(stderr, "smtpd: too many -D\n");
@@ -264,13 +320,30 @@ main(int argc, char *argv[])
 		sanitize(conf.hostname, sizeof(conf.hostname), h, strlen(h));
 	}
 	find_peer();
+	if (aliases != NULL)
+		alias_load(aliases);
 	drop_privileges(user, root);
+	/* Agents run inside the jail as the -u user: check them there. */
+	if (mda != NULL)
+		dlv_template(&conf.mda, mda, 'm');
+	if (fwd != NULL)
+		dlv_template(&conf.fwd, fwd, 'f');
 	if (stat(conf.maildir, &st) != 0 || !S_ISDIR(st.st_mode))
 		die("mail directory %s: not a directory", conf.maildir);
 
 	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
+	if (queue == 'p')
+		exit(q_print());
+	if (queue == 'q') {
+		if (geteuid() == 0 || getuid() == 0) {
+			fprintf(stderr, "smtpd: refusing to run the queue as "
+			    "root without -u\n");
+			die("refusing to run the queue as root without -u");
+		}
+		exit(q_run());
+	}
 	if (geteuid() == 0 || getuid() == 0) {
 		log_err("refusing to run as root without -u");
 		sess_refuse();
