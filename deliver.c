@@ -394,8 +394,10 @@ deliver_mbox(const struct message *m, const char *user)
 	    mailbox_path(lock, sizeof(lock), user, ".lock") != 0)
 		return EX_NOUSER;
 	if ((out.fd = mbox_open(path, user)) < 0) {
-		log_err("mbox %s: %s", path, strerror(errno));
-		return errno == ELOOP ? EX_TEMPFAIL : errno_status(errno);
+		int e = errno;	/* syslog() may change it; musl's does */
+
+		log_err("mbox %s: %s", path, strerror(e));
+		return e == ELOOP ? EX_TEMPFAIL : errno_status(e);
 	}
 	if (fstat(out.fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_nlink != 1) {
