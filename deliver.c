@@ -467,13 +467,25 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 	static unsigned int counter;
 	char path[4096], host[MAX_HOSTNAME + 1], tmp[512], new[512];
 	struct timeval tv;
-	int md, nd, rc = EX_TEMPFAIL;
+	int md, td, nd, rc = EX_TEMPFAIL;
 	size_t i;
 
 	if (mailbox_path(path, sizeof(path), user, "") != 0 ||
 	    (md = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0) {
 		log_err("maildir %s: %s", path, strerror(errno));
+		return EX_TEMPFAIL;
+	}
+	/* tmp/ and new/ may not be symlinks either: no writing through them. */
+	td = openat(md, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	nd = openat(md, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(md);
+	if (td < 0 || nd < 0) {
+		log_err("maildir %s: tmp/ or new/ is not a directory", path);
+		if (td >= 0)
+			close(td);
+		if (nd >= 0)
+			close(nd);
 		return EX_TEMPFAIL;
 	}
 	memcpy(host, conf.hostname, sizeof(host));
@@ -485,10 +497,11 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    ++counter, host);
 	snprintf(new, sizeof(new), "new/%s", tmp + 4);
-	if ((out.fd = openat(md, tmp, O_WRONLY | O_CREAT | O_EXCL |
+	if ((out.fd = openat(td, tmp + 4, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, mode)) < 0) {
 		log_err("maildir %s/%s: %s", path, tmp, strerror(errno));
-		close(md);
+		close(td);
+		close(nd);
 		return EX_TEMPFAIL;
 	}
 	envelope_headers(&out, m, user);
@@ -499,24 +512,21 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 		out.err = errno;
 	if (close(out.fd) != 0 && out.err == 0)
 		out.err = errno;
-	if (out.err == 0 && linkat(md, tmp, md, new, 0) != 0 &&
-	    (errno == EEXIST || renameat(md, tmp, md, new) != 0))
+	if (out.err == 0 && linkat(td, tmp + 4, nd, new + 4, 0) != 0 &&
+	    (errno == EEXIST || renameat(td, tmp + 4, nd, new + 4) != 0))
 		out.err = errno;
-	if (out.err == 0 && (nd = openat(md, "new", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) >= 0) {
-		if (fsync(nd) != 0)
-			out.err = errno;
-		close(nd);
-	}
+	if (out.err == 0 && fsync(nd) != 0)
+		out.err = errno;
+	close(nd);
 	if (out.err != 0)
 		log_err("maildir %s/%s: %s", path, tmp, strerror(out.err));
 	else
 		rc = 0;
-	if (unlinkat(md, tmp, 0) != 0 && errno != ENOENT) {
+	if (unlinkat(td, tmp + 4, 0) != 0 && errno != ENOENT) {
 		log_err("maildir %s/%s: unlink: %s", path, tmp, strerror(errno));
 		rc = EX_TEMPFAIL;
 	}
-	close(md);
+	close(td);
 	return rc;
 }
 

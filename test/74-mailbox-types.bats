@@ -96,3 +96,20 @@ not_accepted() {
 	[ "$(cat "$BATS_TEST_TMPDIR/victim")" = precious ]
 	[ ! -e "$MAIL/alice.lock" ]
 }
+
+@test "a Maildir whose new/ or tmp/ is a symlink is not written through" {
+	local d
+	for d in new tmp; do
+		rm -rf "$BATS_TEST_TMPDIR/outside" "$MAIL/bob/$d"
+		mkdir -p "$BATS_TEST_TMPDIR/outside"
+		give_to_smtpd "$BATS_TEST_TMPDIR/outside"
+		ln -s "$BATS_TEST_TMPDIR/outside" "$MAIL/bob/$d"
+		deliver_to bob
+		not_accepted
+		code_is 6 451
+		[ -z "$(find "$BATS_TEST_TMPDIR/outside" -type f)" ]
+		rm "$MAIL/bob/$d"
+		mkdir "$MAIL/bob/$d"
+		give_to_smtpd "$MAIL/bob/$d"
+	done
+}
