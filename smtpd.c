@@ -168,7 +168,9 @@ find_peer(void)
 
 /*
  * Chroot into -r and drop to -u, in the order of STYLE 6: nothing of the
- * outside world is needed afterwards, and root cannot be regained.
+ * outside world is needed afterwards, and root cannot be regained.  The
+ * user and its groups are read from /etc/passwd and /etc/group before the
+ * chroot, since the jail need not hold them (nor the NSS modules).
  */
 static void
 drop_privileges(const char *user, const char *root)
@@ -184,16 +186,19 @@ drop_privileges(const char *user, const char *root)
 		gid = pw->pw_gid;
 		if (uid == 0)
 			die("-u %s: refusing to run as root", user);
+		/* Sets the supplementary groups, e.g. mail, from outside. */
+		if (initgroups(user, gid) != 0)
+			die("-u %s: groups: %s", user, strerror(errno));
 	}
 	if (root != NULL && (chroot(root) != 0 || chdir("/") != 0))
 		die("chroot %s: %s", root, strerror(errno));
 	if (user == NULL)
 		return;
-	if (initgroups(user, gid) != 0 || setgid(gid) != 0 ||
-	    setuid(uid) != 0)
+	if (setgid(gid) != 0 || setuid(uid) != 0)
 		die("cannot become %s: %s", user, strerror(errno));
 	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
-	    getegid() != gid || setuid(0) == 0)
+	    getegid() != gid || setuid(0) == 0 ||
+	    (gid != 0 && setgid(0) == 0))
 		die("privileges of %s not dropped", user);
 }
 
@@ -254,6 +259,14 @@ main(int argc, char *argv[])
 	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	if ((user != NULL || root != NULL) && geteuid() != 0)
 		die("-u and -r need root");
+	/*
+	 * With TZ unset, glibc's localtime() stats /etc/localtime on every
+	 * call and falls back to UTC inside a jail that lacks it; naming the
+	 * file keeps the zone loaded here.
+	 */
+	if (root != NULL && getenv("TZ") == NULL &&
+	    setenv("TZ", ":/etc/localtime", 1) != 0)
+		die("setenv TZ: %s", strerror(errno));
 	tzset();
 	if (conf.hostname[0] == '\0') {
 		char h[MAX_HOSTNAME + 1];
