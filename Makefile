@@ -37,7 +37,19 @@ install: smtpd
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpd $(DESTDIR)$(MANDIR)/man8/smtpd.8
 
+# The systemd units, with ExecStart pointing at $(SBINDIR).
+install-units:
+	mkdir -p $(DESTDIR)$(UNITDIR)
+	cp -f systemd/smtpd.socket $(DESTDIR)$(UNITDIR)/smtpd.socket
+	sed 's|/usr/local/sbin/smtpd|$(SBINDIR)/smtpd|' systemd/smtpd@.service \
+	    >$(DESTDIR)$(UNITDIR)/smtpd@.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/smtpd.socket \
+	    $(DESTDIR)$(UNITDIR)/smtpd@.service
+
+uninstall-units:
+	rm -f $(DESTDIR)$(UNITDIR)/smtpd.socket $(DESTDIR)$(UNITDIR)/smtpd@.service
+
 clean:
 	rm -f smtpd $(OBJ)
 
-.PHONY: check demo lint install uninstall clean
+.PHONY: check demo lint install uninstall install-units uninstall-units clean
