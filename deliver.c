@@ -483,6 +483,7 @@ int
 dlv_deliver(const struct message *m, struct rcpt *r)
 {
 	struct timespec t0, t1;
+	char addr[MAX_LOGVAL], user[MAX_LOGVAL];
 	pid_t pid;
 	int status, st;
 
@@ -507,8 +508,10 @@ dlv_deliver(const struct message *m, struct rcpt *r)
 		st = DLV_PERM;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("msg=%s rcpt=<%s> mailbox=%s status=%s delay=%.3f", m->id,
-	    r->addr, r->user, st == DLV_OK ? "sent" : st == DLV_TEMP ?
-	    "deferred" : "bounced", (double)(t1.tv_sec - t0.tv_sec) +
+	    log_esc(addr, sizeof(addr), r->addr),
+	    log_esc(user, sizeof(user), r->user), st == DLV_OK ? "sent" :
+	    st == DLV_TEMP ? "deferred" : "bounced",
+	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return st;
 }

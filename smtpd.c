@@ -112,6 +112,39 @@ sanitize(char *dst, size_t dstsz, const char *src, size_t n)
 	return i;
 }
 
+/*
+ * Copy s into dst (of size dstsz, always terminated) as one word of a
+ * key=value log line: bytes outside printable ASCII, and the blank, '"'
+ * and '\\' become \\xHH, so a client can neither end a field nor forge
+ * one.  A value that does not fit is cut at a whole byte.  Returns dst.
+ */
+const char *
+log_esc(char *dst, size_t dstsz, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			if (n + 1 >= dstsz)
+				break;
+			dst[n++] = (char)c;
+		} else {
+			if (n + 4 >= dstsz)
+				break;
+			dst[n++] = '\\';
+			dst[n++] = 'x';
+			dst[n++] = hex[c >> 4];
+			dst[n++] = hex[c & 0xf];
+		}
+	}
+	if (dstsz > 0)
+		dst[n] = '\0';
+	return dst;
+}
+
 /* Parse a decimal option argument in [min, max] or exit. */
 static long
 number(const char *s, long min, long max, int opt)
@@ -284,10 +317,8 @@ main(int argc, char *argv[])
 	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
-	if (geteuid() == 0 || getuid() == 0) {
-		log_err("refusing to run as root without -u");
+	if (geteuid() == 0 || getuid() == 0)
 		sess_refuse();
-	}
 	sess_run();
 }
 

@@ -24,6 +24,7 @@
 #define MAX_RECEIVED	100	/* Received: headers before a loop is declared */
 #define MAX_HOSTNAME	255
 #define MAX_PEER	64
+#define MAX_LOGVAL	1024	/* a log_esc() buffer: 4 bytes per escaped byte */
 
 struct config {
 	const char	*maildir;		/* -d */
@@ -72,6 +73,7 @@ void	 log_info(const char *, ...) PRINTFLIKE(1, 2);
 void	 log_err(const char *, ...) PRINTFLIKE(1, 2);
 void	 die(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 size_t	 sanitize(char *, size_t, const char *, size_t);
+const char *log_esc(char *, size_t, const char *);
 
 /* session.c */
 void	 sess_run(void) NORETURN;

@@ -204,3 +204,61 @@ received_from_loopback() {
 	echo "Received: $rcvd" >&2
 	[[ $rcvd == "from client.example ([127.0.0.1])"* ]]
 }
+
+# Catches what smtpd sends to syslog: binds a datagram socket as DIR/log,
+# runs the command in a mount namespace where DIR is /dev, and then writes
+# each message received to LOGFILE, one a line.
+PY_LOGSINK='
+import os, select, socket, subprocess, sys
+devdir, logfile, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+os.makedirs(devdir, exist_ok=True)
+path = os.path.join(devdir, "log")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+os.chmod(path, 0o666)
+p = subprocess.Popen(["unshare", "-m", "sh", "-c",
+    "mount --bind \"$0\" /dev && exec \"$@\"", devdir] + cmd)
+pidfd = os.pidfd_open(p.pid)
+s.setblocking(False)
+with open(logfile, "ab") as f:
+    # Read while it runs: a full socket queue would block the sender.
+    done = False
+    while True:
+        ready = select.select([s, pidfd], [], [])[0]
+        done = done or pidfd in ready
+        try:
+            f.write(s.recv(65536).rstrip(b"\n") + b"\n")
+        except BlockingIOError:
+            if done:
+                break
+sys.exit(p.wait())
+'
+
+# logged CMD...: run CMD with its syslog messages caught in
+# $BATS_TEST_TMPDIR/syslog (after each other's, if run more than once).
+logged() {
+	rm -rf "$BATS_TEST_TMPDIR/dev"
+	python3 -c "$PY_LOGSINK" "$BATS_TEST_TMPDIR/dev" "$BATS_TEST_TMPDIR/syslog" "$@"
+}
+
+# smtp_logged OPTIONS -- LINES...: smtp, with the syslog caught.
+smtp_logged() {
+	local opts=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	if [ $# -gt 0 ]; then
+		printf '%s\r\n' "$@"
+	fi | logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${opts[@]}"
+}
+
+# log_has ERE: some caught syslog line matches.
+log_has() {
+	if ! grep -Eq -- "$1" "$BATS_TEST_TMPDIR/syslog"; then
+		printf 'no syslog line matches %s; the log:\n' "$1" >&2
+		cat "$BATS_TEST_TMPDIR/syslog" >&2
+		return 1
+	fi
+}
