@@ -24,8 +24,8 @@ held_session() {
 	cat "$BATS_TEST_TMPDIR/syslog" >&2
 	log_has '^<22>.* smtpd\[[0-9]+\]: session=([0-9A-F]+) connect client=192\.0\.2\.7$'
 	sid=$(sed -n 's/.*session=\([0-9A-F]*\) connect .*/\1/p' "$BATS_TEST_TMPDIR/syslog")
-	log_has ": msg=$sid\.1 rcpt=<alice@mx\.test\.example> mailbox=alice status=sent delay=[0-9.]+$"
-	log_has ": msg=$sid\.1 rcpt=<bob@mx\.test\.example> mailbox=bob status=sent delay=[0-9.]+$"
+	log_has ": msg=$sid\.1 rcpt=<alice@mx\.test\.example> mailbox=alice status=sent exit=0 delay=[0-9.]+$"
+	log_has ": msg=$sid\.1 rcpt=<bob@mx\.test\.example> mailbox=bob status=sent exit=0 delay=[0-9.]+$"
 	log_has ": session=$sid msg=$sid\.1 from=<a@b\.example> size=[0-9]+ rcpts=2 delivered=2$"
 	log_has ": session=$sid end=quit state=idle messages=1 refused=0$"
 	# Every line names its session or message.
@@ -49,7 +49,7 @@ held_session() {
 	run -0 --separate-stderr smtp_logged -- "HELO client.example" "MAIL FROM:<a@b.example>" \
 	    "RCPT TO:<alice@mx.test.example>" DATA x . QUIT
 	codes_are 220 250 250 250 354 451 221
-	log_has ' rcpt=<alice@mx\.test\.example> mailbox=alice status=deferred delay='
+	log_has ' rcpt=<alice@mx\.test\.example> mailbox=alice status=deferred exit=75 delay='
 	log_has ' from=<a@b\.example> size=[0-9]+ rcpts=1 delivered=0$'
 	log_has ' refused code=451 esc=4\.3\.0 cmd=DATA arg= why="Delivery failed temporarily; try again later"$'
 	log_has 'not a regular file with one link; refused'
