@@ -96,7 +96,7 @@ state_name(enum state st)
 static void
 log_refusal(struct session *s, const struct reply_text *t)
 {
-	char verb[64], arg[MAX_LOGVAL], why[128], word[16];
+	char verb[64], arg[MAX_LOGVAL], why[128], word[16], peer[MAX_LOGVAL];
 	const char *p;
 	size_t n = strcspn(s->cmdline, " ");
 
@@ -119,9 +119,11 @@ log_refusal(struct session *s, const struct reply_text *t)
 		n--;
 	why[n] = '\0';
 	s->nrefused++;
-	log_info("session=%s refused code=%d esc=%s cmd=%s arg=%s why=\"%s\"",
-	    s->sessid, t->code, t->esc[0] != '\0' ? t->esc : "-", verb, arg,
-	    why);
+	/* The client is repeated for fail2ban, which reads one line. */
+	log_info("session=%s refused client=%s code=%d esc=%s cmd=%s arg=%s "
+	    "why=\"%s\"", s->sessid, log_esc(peer, sizeof(peer),
+	    conf.peer[0] != '\0' ? conf.peer : "local"), t->code,
+	    t->esc[0] != '\0' ? t->esc : "-", verb, arg, why);
 }
 
 /* The last line of a session: how it ended, and counts. */
@@ -1067,10 +1069,12 @@ void
 sess_refuse(void)
 {
 	static struct session sess;
+	char peer[MAX_LOGVAL];
 
 	sess_start(&sess);
-	log_err("session=%s refused code=421 why=\"started as root "
-	    "without -u\"", sess.sessid);
+	log_err("session=%s refused client=%s code=421 why=\"started as "
+	    "root without -u\"", sess.sessid, log_esc(peer, sizeof(peer),
+	    conf.peer[0] != '\0' ? conf.peer : "local"));
 	bye421(&sess, R_NOPRIV);
 }
 

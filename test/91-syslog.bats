@@ -10,6 +10,10 @@ setup() {
 	unshare -m true 2>/dev/null || skip "needs mount namespaces"
 }
 
+teardown() {
+	stop_launcher
+}
+
 # held_session OPTIONS: HELO, then input held open past a -t 1 timeout.
 held_session() {
 	{ printf 'HELO client.example\r\n'; sleep 3; } |
@@ -38,9 +42,9 @@ held_session() {
 	    "RCPT TO:<alice@mx.test.example>" "MAIL FROM:<a@b.example>" \
 	    "RCPT TO:<alice@elsewhere.example>" "RCPT TO:<nosuch@mx.test.example>" QUIT
 	codes_are 220 250 503 250 550 550 221
-	log_has ' refused code=503 esc=5\.5\.1 cmd=RCPT arg=TO:<alice@mx\.test\.example> why="Bad sequence of commands"$'
-	log_has ' refused code=550 esc=5\.7\.1 cmd=RCPT arg=TO:<alice@elsewhere\.example> why="Relaying denied"$'
-	log_has ' refused code=550 esc=5\.1\.1 cmd=RCPT arg=TO:<nosuch@mx\.test\.example> why="No such user here"$'
+	log_has ' refused client=local code=503 esc=5\.5\.1 cmd=RCPT arg=TO:<alice@mx\.test\.example> why="Bad sequence of commands"$'
+	log_has ' refused client=local code=550 esc=5\.7\.1 cmd=RCPT arg=TO:<alice@elsewhere\.example> why="Relaying denied"$'
+	log_has ' refused client=local code=550 esc=5\.1\.1 cmd=RCPT arg=TO:<nosuch@mx\.test\.example> why="No such user here"$'
 	log_has ' end=quit state=mail messages=0 refused=3$'
 }
 
@@ -51,7 +55,7 @@ held_session() {
 	codes_are 220 250 250 250 354 451 221
 	log_has ' rcpt=<alice@mx\.test\.example> mailbox=alice status=deferred exit=75 delay='
 	log_has ' from=<a@b\.example> size=[0-9]+ rcpts=1 delivered=0$'
-	log_has ' refused code=451 esc=4\.3\.0 cmd=DATA arg= why="Delivery failed temporarily; try again later"$'
+	log_has ' refused client=local code=451 esc=4\.3\.0 cmd=DATA arg= why="Delivery failed temporarily; try again later"$'
 	log_has 'not a regular file with one link; refused'
 }
 
@@ -60,7 +64,7 @@ held_session() {
 	    $'FOO x="1"\x1b[31m\xff end=quit' \
 	    'MAIL FROM:<"x delivered=9 y"@b.example>' "RCPT TO:<alice@mx.test.example>" DATA x . QUIT
 	codes_are 220 250 500 250 250 354 250 221
-	log_has ' refused code=500 esc=5\.5\.2 cmd=FOO arg=x=\\x221\\x22\\x1b\[31m\\xff\\x20end=quit why='
+	log_has ' refused client=local code=500 esc=5\.5\.2 cmd=FOO arg=x=\\x221\\x22\\x1b\[31m\\xff\\x20end=quit why='
 	log_has ' from=<\\x22x\\x20delivered=9\\x20y\\x22@b\.example> size=[0-9]+ rcpts=1 delivered=1$'
 	! LC_ALL=C grep -q $'[\x01-\x1f\x7f-\xff]' "$BATS_TEST_TMPDIR/syslog"
 	[ "$(grep -c ' end=' "$BATS_TEST_TMPDIR/syslog")" = 1 ]
@@ -89,6 +93,18 @@ held_session() {
 	needs_root
 	run -0 --separate-stderr logged timeout 10 "$SMTPD" -d "$MAIL" -h "$HOST" </dev/null
 	codes_are 421
-	log_has '^<19>.* session=[0-9A-F]+ refused code=421 why="started as root without -u"$'
+	log_has '^<19>.* session=[0-9A-F]+ refused client=local code=421 why="started as root without -u"$'
 	log_has ' session=[0-9A-F]+ end=refused state=init messages=0 refused=0$'
+}
+
+@test "behind tcpserver a relay attempt logs one line with the client, as fail2ban needs" {
+	needs tcpserver swaks
+	PORT=$(free_port)
+	launch "status: 0/" logged tcpserver -v -R -H -l 0 127.0.0.1 "$PORT" \
+	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST"
+	run --separate-stderr swaks_send a@b.example victim@elsewhere.example relay
+	grep -q '<\*\* 550 5\.7\.1' <<<"$output"
+	stop_launcher
+	log_has ' connect client=127\.0\.0\.1$'
+	log_has ' refused client=127\.0\.0\.1 code=550 esc=5\.7\.1 cmd=RCPT arg=TO:<victim@elsewhere\.example> why="Relaying denied"$'
 }

@@ -43,13 +43,23 @@ launch() {
 	return 1
 }
 
-# stop_launcher: end the launcher started by launch, and whatever
-# sessions it still has.
+# descendants PID: the pids of all processes below PID.
+descendants() {
+	local k
+	for k in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		echo "$k"
+		descendants "$k"
+	done
+}
+
+# stop_launcher: end the launcher started by launch, everything it
+# started (a wrapper's launcher, sessions), each by its pid.
 stop_launcher() {
-	local kids
+	local pids
 	[ -n "${LAUNCHER-}" ] || return 0
-	kids=$(cat "/proc/$LAUNCHER/task/$LAUNCHER/children" 2>/dev/null || true)
-	kill "$LAUNCHER" $kids 2>/dev/null || true
+	pids=$(descendants "$LAUNCHER")
+	# shellcheck disable=SC2086
+	kill "$LAUNCHER" $pids 2>/dev/null || true
 	wait "$LAUNCHER" 2>/dev/null || true
 	exec 7>&-
 	LAUNCHER=
@@ -228,6 +238,7 @@ with open(logfile, "ab") as f:
         done = done or pidfd in ready
         try:
             f.write(s.recv(65536).rstrip(b"\n") + b"\n")
+            f.flush()
         except BlockingIOError:
             if done:
                 break
