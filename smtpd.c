@@ -59,9 +59,12 @@ static void
 vlog(int prio, const char *fmt, va_list ap)
 {
 	char msg[1024];
+	int saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	syslog(prio, "%s", msg);
+	/* Callers read errno after logging it; musl's syslog() changes it. */
+	errno = saved;
 }
 
 void

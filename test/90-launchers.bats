@@ -155,7 +155,7 @@ msgfile() {
 	dest=$BATS_TEST_TMPDIR/dest
 	run -0 make -s -C "$SRCDIR" install install-units DESTDIR="$dest" PREFIX=/usr
 	[ -x "$dest/usr/sbin/smtpd" ]
-	cmp "$SMTPD" "$dest/usr/sbin/smtpd"
+	cmp "$SRCDIR/smtpd" "$dest/usr/sbin/smtpd"
 	[ "$(stat -c %a "$dest/usr/sbin/smtpd")" = 755 ]
 	[ "$(stat -c %a "$dest/usr/share/man/man8/smtpd.8")" = 644 ]
 	[ "$(stat -c %a "$dest/usr/lib/systemd/system/smtpd.socket")" = 644 ]
