@@ -176,3 +176,22 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 	[ ! -e "$MAIL/alice.lock" ]
 	[ -z "$stderr" ]
 }
+
+@test "in the Debian layout a user of group mail delivers without root" {
+	needs_root
+	id mail >/dev/null 2>&1 || skip "needs a mail user"
+	spool=$BATS_TEST_TMPDIR/var-mail
+	mkdir "$spool"
+	chown root:mail "$spool"
+	chmod 2775 "$spool"
+	chmod o+x "$BATS_TEST_TMPDIR"
+	# The mailbox of another user: owner daemon, group mail, 0660.
+	install -m 0660 -o daemon -g mail /dev/null "$spool/alice"
+	run -0 --separate-stderr timeout 10 "$SMTPD" -u mail -d "$spool" -h "$HOST" < <(printf '%s\r\n' \
+	    "HELO client.example" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: group mail" "" x . QUIT)
+	codes_are 220 250 250 250 354 250 221
+	count_is 1 mbox_count "$spool/alice"
+	[ "$(stat -c '%U:%G %a' "$spool/alice")" = "daemon:mail 660" ]
+	[ "$(ls -A "$spool")" = alice ]
+}

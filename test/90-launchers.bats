@@ -166,3 +166,13 @@ msgfile() {
 	run -0 find "$dest" -type f
 	[ -z "$output" ]
 }
+
+@test "on pipes the client comes from \$TCPREMOTEIP, else from \$REMOTE_ADDR" {
+	session=("HELO client.example" "MAIL FROM:<a@b.example>"
+	    "RCPT TO:<alice@mx.test.example>" DATA x . QUIT)
+	TCPREMOTEIP=192.0.2.9 REMOTE_ADDR=192.0.2.10 run -0 smtp -- "${session[@]}"
+	REMOTE_ADDR=2001:db8::25 run -0 smtp -- "${session[@]}"
+	count_is 2 mbox_count "$MAIL/alice"
+	[[ $(mbox_msg "$MAIL/alice" 1 header Received) == "from client.example ([192.0.2.9])"* ]]
+	[[ $(mbox_msg "$MAIL/alice" 2 header Received) == "from client.example ([IPv6:2001:db8::25])"* ]]
+}
