@@ -37,13 +37,19 @@ struct out {
 static struct out	out;
 static char		inbuf[65536];
 
-/* Is this local part one that may name a mailbox at all? */
+/*
+ * Is this local part one that may name a mailbox at all?  Never a path
+ * (no '/', no leading dot, so not "." or ".."), a control character, or a
+ * dotlock name.
+ */
 int
 dlv_valid_user(const char *u)
 {
 	const char *p;
+	size_t n = strlen(u);
 
-	if (*u == '\0' || *u == '.')
+	if (*u == '\0' || *u == '.' ||
+	    (n >= 5 && strcmp(u + n - 5, ".lock") == 0))
 		return 0;
 	for (p = u; *p != '\0'; p++)
 		if (*p == '/' || (unsigned char)*p < 0x20 ||
@@ -60,18 +66,20 @@ mailbox_path(char *buf, size_t sz, const char *user, const char *suffix)
 	return n > 0 && (size_t)n < sz ? 0 : -1;
 }
 
-/* Does user have a mailbox: a regular file or a directory in -d? */
+/*
+ * Does user have a mailbox in -d?  Anything there counts, so that a
+ * mailbox turned into a symlink, FIFO or device is refused at delivery
+ * with a temporary error and a log line, not bounced as unknown.
+ */
 int
 dlv_exists(const char *user)
 {
 	char path[4096];
 	struct stat st;
 
-	if (!dlv_valid_user(user) ||
-	    mailbox_path(path, sizeof(path), user, "") != 0 ||
-	    lstat(path, &st) != 0)
-		return 0;
-	return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode);
+	return dlv_valid_user(user) &&
+	    mailbox_path(path, sizeof(path), user, "") == 0 &&
+	    lstat(path, &st) == 0;
 }
 
 /* Count mailboxes in -d starting with prefix (up to 2); the first to buf. */

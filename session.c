@@ -3,6 +3,7 @@
  * address parsing, the DATA receiver and the Received: header.  Every
  * reply comes from reply.h through reply().
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,11 +217,17 @@ is_printable(const char *p)
 static int
 greet(struct session *s, char *arg, int esmtp)
 {
+	char *p;
+
 	if (!is_printable(arg)) {
 		reply(s, R_SYNTAX, NULL);
 		return -1;
 	}
 	sanitize(s->helo, sizeof(s->helo), arg, strlen(arg));
+	/* It goes into Received: as a domain; nothing may open a comment. */
+	for (p = s->helo; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-_:[]", *p) == NULL)
+			*p = '_';
 	s->esmtp = esmtp;
 	s->state = ST_IDLE;
 	reset_transaction(s);
@@ -991,7 +998,7 @@ cmd_expn(struct session *s, char *arg)
 		reply(s, r, NULL);
 		return;
 	}
-	/* Count first, so that an error never follows "250-" lines. */
+	/* Count first, so that an error never follows continuation lines. */
 	if ((x = alias_expand(local, vrfy_add, &f)) == -2) {
 		reply(s, R_ALIASLOOP, NULL);
 		return;

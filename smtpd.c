@@ -175,7 +175,8 @@ find_peer(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	const char *env;
-	char buf[INET6_ADDRSTRLEN];
+	char buf[sizeof(struct in6_addr) > INET6_ADDRSTRLEN ?
+	    sizeof(struct in6_addr) : INET6_ADDRSTRLEN];
 	const void *a = NULL;
 
 	if (getpeername(0, (struct sockaddr *)&ss, &sl) == 0) {
@@ -202,8 +203,14 @@ find_peer(void)
 		env = getenv("REMOTE_ADDR");
 	if (env == NULL || *env == '\0')
 		return;
+	/* Only an address goes into Received: and the log. */
+	if (inet_pton(AF_INET, env, buf) == 1)
+		conf.peer6 = 0;
+	else if (inet_pton(AF_INET6, env, buf) == 1)
+		conf.peer6 = 1;
+	else
+		return;
 	sanitize(conf.peer, sizeof(conf.peer), env, strlen(env));
-	conf.peer6 = strchr(conf.peer, ':') != NULL;
 }
 
 /*
