@@ -146,10 +146,20 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 	mkdir -p "$BATS_TEST_TMPDIR/md/new" "$BATS_TEST_TMPDIR/md/tmp" "$BATS_TEST_TMPDIR/md/cur"
 	give_to_smtpd "$BATS_TEST_TMPDIR/md"
 	ln -s "$BATS_TEST_TMPDIR/md" "$MAIL/dave"
-	run -0 --separate-stderr smtp -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<carol@mx.test.example>" "RCPT TO:<dave@mx.test.example>" QUIT
-	codes_are 220 250 250 550 550 221
+	for who in carol dave; do
+		run -0 --separate-stderr smtp -- "HELO client.example" "MAIL FROM:<a@b.example>" \
+		    "RCPT TO:<$who@mx.test.example>" DATA "Subject: x" "" x . QUIT
+		# Refused at RCPT or after the data, never accepted.
+		parse_replies
+		if [ "${REPLY_CODES[3]}" = 250 ]; then
+			code_is 6 '[45]??'
+		else
+			code_is 4 '5??'
+		fi
+		[ -z "$stderr" ]
+	done
 	[ ! -s "$BATS_TEST_TMPDIR/target" ]
+	[ -L "$MAIL/carol" ] && [ -L "$MAIL/dave" ]
 	[ -z "$(find "$BATS_TEST_TMPDIR/md" -type f)" ]
 }
 

@@ -16,11 +16,6 @@ needs() {
 	done
 }
 
-# A free TCP port on 127.0.0.1.
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # launch MARKER CMD...: start a launcher in the background with its
 # standard error on a FIFO that stays open on fd 7, and read that until a
 # line containing MARKER says it listens.  LAUNCHER is its pid.
