@@ -9,12 +9,12 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o addr.o alias.o deliver.o
+OBJ	= smtpd.o session.o addr.o alias.o deliver.o queue.o dsn.o
 
 smtpd: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 $(OBJ): smtpd.h
-session.o: reply.h
+session.o dsn.o: reply.h
 .c.o:
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
 
@@ -38,16 +38,18 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpd $(DESTDIR)$(MANDIR)/man8/smtpd.8
 
 # The systemd units, with ExecStart pointing at $(SBINDIR).
+UNITS	= smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer
+
 install-units:
 	mkdir -p $(DESTDIR)$(UNITDIR)
-	cp -f systemd/smtpd.socket $(DESTDIR)$(UNITDIR)/smtpd.socket
-	sed 's|/usr/local/sbin/smtpd|$(SBINDIR)/smtpd|' systemd/smtpd@.service \
-	    >$(DESTDIR)$(UNITDIR)/smtpd@.service
-	chmod 644 $(DESTDIR)$(UNITDIR)/smtpd.socket \
-	    $(DESTDIR)$(UNITDIR)/smtpd@.service
+	for u in $(UNITS); do \
+		sed 's|/usr/local/sbin/smtpd|$(SBINDIR)/smtpd|' systemd/$$u \
+		    >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 
 uninstall-units:
-	rm -f $(DESTDIR)$(UNITDIR)/smtpd.socket $(DESTDIR)$(UNITDIR)/smtpd@.service
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 
 clean:
 	rm -f smtpd $(OBJ)

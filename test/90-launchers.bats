@@ -134,10 +134,11 @@ msgfile() {
 	needs systemd-analyze
 	units=$BATS_TEST_TMPDIR/units
 	mkdir -p "$units"
-	cp "$SRCDIR/systemd/smtpd.socket" "$units/"
-	sed "s|/usr/local/sbin/smtpd|$(cd "$(dirname "$SMTPD")" && pwd)/$(basename "$SMTPD")|" \
-	    "$SRCDIR/systemd/smtpd@.service" >"$units/smtpd@.service"
-	run -0 systemd-analyze verify "$units/smtpd.socket" "$units/smtpd@.service"
+	bin=$(cd "$(dirname "$SMTPD")" && pwd)/$(basename "$SMTPD")
+	for u in smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer; do
+		sed "s|/usr/local/sbin/smtpd|$bin|" "$SRCDIR/systemd/$u" >"$units/$u"
+	done
+	run -0 systemd-analyze verify "$units"/*
 	[ -z "$output" ]
 	run -0 systemd-analyze security --offline=yes --threshold=10 "$units/smtpd@.service"
 	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' <<<"$output")
@@ -160,8 +161,10 @@ msgfile() {
 	[ "$(stat -c %a "$dest/usr/share/man/man8/smtpd.8")" = 644 ]
 	[ "$(stat -c %a "$dest/usr/lib/systemd/system/smtpd.socket")" = 644 ]
 	grep -qx 'ExecStart=/usr/sbin/smtpd -d /var/mail' "$dest/usr/lib/systemd/system/smtpd@.service"
+	grep -qx 'ExecStart=/usr/sbin/smtpd -q .*' "$dest/usr/lib/systemd/system/smtpd-queue.service"
+	[ -f "$dest/usr/lib/systemd/system/smtpd-queue.timer" ]
 	run -0 find "$dest" -type f
-	[ "${#lines[@]}" = 4 ]
+	[ "${#lines[@]}" = 6 ]
 	run -0 make -s -C "$SRCDIR" uninstall uninstall-units DESTDIR="$dest" PREFIX=/usr
 	run -0 find "$dest" -type f
 	[ -z "$output" ]
