@@ -108,8 +108,9 @@ log_refusal(struct session *s, const struct reply_text *t)
 	p = strchr(s->cmdline, ' ');
 	log_esc(verb, sizeof(verb), word);
 	log_esc(arg, sizeof(arg), p != NULL ? p + 1 : "");
-	n = 0;
 
+	/* The text without "%s", blanks not doubled. */
+	n = 0;
 	for (p = t->text; *p != '\0' && n + 1 < sizeof(why); p++) {
 		if (p[0] == '%' && p[1] == 's')
 			p++;
