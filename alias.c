@@ -26,6 +26,12 @@ struct alias {
 
 static struct alias	*aliases;
 static size_t		 naliases;
+/*
+ * The file's text, which the aliases point into.  Kept, volatile so that
+ * the store stays, for leak checkers to see its start and not only
+ * pointers into it.
+ */
+static char *volatile	 aliasfile;
 
 static const struct alias *
 find(const char *name)
@@ -142,7 +148,7 @@ alias_load(const char *file)
 
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
 		die("%s: %s", file, strerror(errno));
-	if ((buf = malloc(MAX_ALIASFILE + 1)) == NULL)
+	if ((buf = aliasfile = malloc(MAX_ALIASFILE + 1)) == NULL)
 		die("aliases: out of memory");
 	while ((n = read(fd, buf + len, MAX_ALIASFILE - len)) > 0)
 		len += (size_t)n;
