@@ -33,8 +33,9 @@ check: smtpd
 smtpd-san: $(OBJ:.o=.c) smtpd.h reply.h
 	$(SAN_CC) $(SANFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
 
+# Leaks are memcheck's part: LeakSanitizer needs /proc, which a -r jail lacks.
 sanitize-check: smtpd-san
-	ASAN_OPTIONS=exitcode=99:abort_on_error=0:detect_leaks=1 \
+	ASAN_OPTIONS=exitcode=99:abort_on_error=0:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
 	SMTPD_NO_RSS=1 SMTPD=$$PWD/smtpd-san sh test/run
 
