@@ -9,17 +9,20 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o deliver.o
+OBJ	= smtpd.o session.o deliver.o tty.o
 
 smtpd: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
-smtpd.o session.o deliver.o: smtpd.h
+smtpd.o session.o deliver.o tty.o: smtpd.h
 session.o: reply.h
 .c.o:
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
 
-check: smtpd
+check: smtpd test/ptyhelper
 	sh test/run
+
+test/ptyhelper: test/ptyhelper.c
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ test/ptyhelper.c $(LDLIBS)
 
 demo: smtpd
 	sh test/demo
@@ -38,6 +41,6 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpd $(DESTDIR)$(MANDIR)/man8/smtpd.8
 
 clean:
-	rm -f smtpd $(OBJ)
+	rm -f smtpd $(OBJ) test/ptyhelper
 
 .PHONY: check demo lint install uninstall clean

@@ -476,6 +476,39 @@ deliver_local(const struct message *m, const char *user)
 }
 
 /*
+ * RFC 821 3.4: MAIL goes to the mailbox, SEND to the terminal only, SOML
+ * to the terminal or else the mailbox, SAML to both.  A text too long for
+ * the terminal is stored whole as well.  The mailbox is written first, so
+ * a retry after a failed store shows nothing twice on the terminal.
+ */
+static int
+deliver_kind(const struct message *m, const char *user)
+{
+	int fd, cut, rc;
+
+	if (m->kind == TX_MAIL)
+		return deliver_local(m, user);
+	if ((fd = tty_open(user)) < 0)	/* SEND: gone since RCPT */
+		return m->kind == TX_SEND ? EX_TEMPFAIL : deliver_local(m, user);
+	if ((cut = tty_format(m, m->kind != TX_SEND)) < 0) {
+		close(fd);
+		return EX_TEMPFAIL;
+	}
+	if (m->kind == TX_SAML || (m->kind == TX_SOML && cut)) {
+		if ((rc = deliver_local(m, user)) != 0) {
+			close(fd);
+			return rc;
+		}
+		/* Stored: the terminal is extra, and tty_send() logs. */
+		(void)tty_send(fd, m);
+		return 0;
+	}
+	if (tty_send(fd, m) == 0)
+		return 0;
+	return m->kind == TX_SEND ? EX_TEMPFAIL : deliver_local(m, user);
+}
+
+/*
  * Fork one delivery child for r and wait for it.  Exit 0 is delivered,
  * EX_TEMPFAIL or a signal temporary, anything else permanent.
  */
@@ -492,7 +525,7 @@ dlv_deliver(const struct message *m, struct rcpt *r)
 		return DLV_TEMP;
 	}
 	if (pid == 0)
-		_exit(deliver_local(m, r->user));
+		_exit(deliver_kind(m, r->user));
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			log_err("waitpid: %s", strerror(errno));

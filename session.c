@@ -29,6 +29,7 @@ struct session {
 	unsigned int	 errors;		/* bad commands in a row */
 	char		 helo[MAX_HOSTNAME + 1];	/* sanitised */
 	char		 sender[MAX_PATH_LEN + 1];
+	enum tx_kind	 kind;			/* MAIL, SEND, SOML or SAML */
 	struct rcpt	*rcpts;
 	size_t		 nrcpt, rcptcap;
 	char		 sessid[24];
@@ -40,6 +41,9 @@ struct session {
 static void	cmd_helo(struct session *, char *);
 static void	cmd_ehlo(struct session *, char *);
 static void	cmd_mail(struct session *, char *);
+static void	cmd_send(struct session *, char *);
+static void	cmd_soml(struct session *, char *);
+static void	cmd_saml(struct session *, char *);
 static void	cmd_rcpt(struct session *, char *);
 static void	cmd_data(struct session *, char *);
 static void	cmd_rset(struct session *, char *);
@@ -60,6 +64,9 @@ static const struct command {
 	{ "HELO", ST_ANY,		M_SMTP,		 1, cmd_helo },
 	{ "EHLO", ST_ANY,		M_SMTP,		 1, cmd_ehlo },
 	{ "MAIL", ST_IDLE,		M_SMTP | M_LMTP, 0, cmd_mail },
+	{ "SEND", ST_IDLE,		M_SMTP,		 0, cmd_send },	/* RFC 821 */
+	{ "SOML", ST_IDLE,		M_SMTP,		 0, cmd_soml },
+	{ "SAML", ST_IDLE,		M_SMTP,		 0, cmd_saml },
 	{ "RCPT", ST_MAIL | ST_RCPT,	M_SMTP | M_LMTP, 0, cmd_rcpt },
 	{ "DATA", ST_RCPT,		M_SMTP | M_LMTP, 1, cmd_data },
 	{ "RSET", ST_ANY,		M_SMTP | M_LMTP, 0, cmd_rset },
@@ -141,6 +148,7 @@ static void
 reset_transaction(struct session *s)
 {
 	s->sender[0] = '\0';
+	s->kind = TX_MAIL;
 	s->nrcpt = 0;
 	if (s->state != ST_INIT)
 		s->state = ST_IDLE;
@@ -193,6 +201,10 @@ cmd_ehlo(struct session *s, char *arg)
 	reply_more(s, R_EHLO, size);
 	reply_more(s, R_EHLO, "8BITMIME");
 	reply_more(s, R_EHLO, "ENHANCEDSTATUSCODES");
+	/* RFC 5321 F.6: they follow RFC 821 and are listed. */
+	reply_more(s, R_EHLO, "SEND");
+	reply_more(s, R_EHLO, "SOML");
+	reply_more(s, R_EHLO, "SAML");
 	reply(s, R_EHLO, "HELP");
 }
 
@@ -359,8 +371,9 @@ mail_params(struct session *s, char *p)
 	return 0;
 }
 
+/* MAIL, SEND, SOML, SAML: start a transaction of this kind. */
 static void
-cmd_mail(struct session *s, char *arg)
+start_tx(struct session *s, char *arg, enum tx_kind kind)
 {
 	char addr[MAX_PATH_LEN + 1], local[MAX_LOCAL + 1];
 	const char *domain, *end;
@@ -380,9 +393,34 @@ cmd_mail(struct session *s, char *arg)
 	if (mail_params(s, (char *)end) != 0)
 		return;
 	memcpy(s->sender, addr, sizeof(s->sender));
+	s->kind = kind;
 	s->nrcpt = 0;
 	s->state = ST_MAIL;
 	reply(s, R_SENDER_OK, NULL);
+}
+
+static void
+cmd_mail(struct session *s, char *arg)
+{
+	start_tx(s, arg, TX_MAIL);
+}
+
+static void
+cmd_send(struct session *s, char *arg)
+{
+	start_tx(s, arg, TX_SEND);
+}
+
+static void
+cmd_soml(struct session *s, char *arg)
+{
+	start_tx(s, arg, TX_SOML);
+}
+
+static void
+cmd_saml(struct session *s, char *arg)
+{
+	start_tx(s, arg, TX_SAML);
 }
 
 static void
@@ -422,6 +460,11 @@ cmd_rcpt(struct session *s, char *arg)
 	if (strcmp(local, "postmaster") != 0 &&
 	    (!dlv_valid_user(local) || !dlv_exists(local))) {
 		reply(s, R_NOUSER, NULL);
+		return;
+	}
+	/* RFC 821 3.4: SEND needs a terminal now; the text goes nowhere else. */
+	if (s->kind == TX_SEND && !tty_active(local)) {
+		reply(s, R_NOTACTIVE, NULL);
 		return;
 	}
 	if (s->nrcpt == conf.maxrcpt) {
@@ -683,6 +726,7 @@ deliver(struct session *s, struct receiver *rv)
 	m.sender = s->sender;
 	m.id = s->msgid;
 	m.has_from = rv->has_from;
+	m.kind = s->kind;
 	for (i = 0; i < s->nrcpt; i++) {
 		struct rcpt *r = &s->rcpts[i];
 
@@ -797,7 +841,7 @@ cmd_help(struct session *s, char *arg)
 	(void)arg;	/* one help text for every topic */
 	reply_more(s, R_HELP, "smtpd commands:");
 	reply_more(s, R_HELP, "HELO EHLO MAIL RCPT DATA RSET NOOP QUIT");
-	reply_more(s, R_HELP, "HELP VRFY EXPN TURN");
+	reply_more(s, R_HELP, "SEND SOML SAML HELP VRFY EXPN TURN");
 	reply(s, R_HELP_END, NULL);
 }
 

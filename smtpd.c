@@ -45,7 +45,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: smtpd [-D domain] [-d maildir] [-h name] "
 	    "[-n rcpts] [-r dir] [-s bytes] [-T seconds] [-t seconds]\n"
-	    "             [-u user] [-w seconds]\n");
+	    "             [-U utmp] [-u user] [-w seconds]\n");
 	exit(1);
 }
 
@@ -204,7 +204,7 @@ main(int argc, char *argv[])
 	struct stat st;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "D:d:h:n:r:s:T:t:u:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "D:d:h:n:r:s:T:t:U:u:w:")) != -1) {
 		switch (ch) {
 		case 'D':
 			if (conf.ndomains == MAX_DOMAINS) {
@@ -237,6 +237,9 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			conf.timeout = (int)number(optarg, 1, 86400, ch);
+			break;
+		case 'U':
+			conf.utmp = optarg;
 			break;
 		case 'u':
 			user = optarg;

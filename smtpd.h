@@ -35,6 +35,7 @@ struct config {
 	int		 timeout;		/* -t: idle limit of a read */
 	int		 datatime;		/* -T: limit of one DATA phase */
 	int		 lockwait;		/* -w: limit of a mailbox lock wait */
+	const char	*utmp;			/* -U, NULL for the system's */
 	char		 peer[MAX_PEER];	/* client address, "" if unknown */
 	int		 peer6;			/* peer is an IPv6 address */
 };
@@ -48,6 +49,14 @@ struct rcpt {
 	int		 status;	/* enum dlv_status after delivery */
 };
 
+/* RFC 821 3.4: which verb began the transaction, so where text goes. */
+enum tx_kind {
+	TX_MAIL,	/* mailbox */
+	TX_SEND,	/* terminal only */
+	TX_SOML,	/* terminal, else mailbox */
+	TX_SAML		/* mailbox, and terminal */
+};
+
 /* What delivery needs to know of one received message. */
 struct message {
 	int		 fd;		/* spool: Received: header + body, LF lines */
@@ -55,6 +64,7 @@ struct message {
 	const char	*sender;	/* "" for the null reverse-path */
 	const char	*id;
 	int		 has_from;	/* some line matches ^>*From  */
+	enum tx_kind	 kind;
 };
 
 enum dlv_status { DLV_OK, DLV_TEMP, DLV_PERM };
@@ -82,5 +92,11 @@ int	 dlv_valid_user(const char *);
 int	 dlv_exists(const char *);
 int	 dlv_spool(void);
 int	 dlv_deliver(const struct message *, struct rcpt *);
+
+/* tty.c */
+int	 tty_open(const char *);
+int	 tty_active(const char *);
+int	 tty_format(const struct message *, int);
+int	 tty_send(int, const struct message *);
 
 #endif
