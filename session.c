@@ -785,6 +785,7 @@ cmd_data(struct session *s, char *arg)
 	rv.s = s;
 	rv.in_header = 1;
 	rv.outlen = 0;
+	rv.spooled = 0;		/* beyond the memset, like outlen */
 	reply(s, R_DATA, NULL);
 	received_header(s, &rv);
 	io_deadline(conf.datatime);
