@@ -459,7 +459,7 @@ tty_format(const struct message *m, int stored)
 int
 tty_send(int fd, const struct message *m)
 {
-	struct timespec end, now;
+	struct timespec end, now, pause = { 0, 20 * 1000 * 1000 };
 	const char *p = text.buf;
 	size_t left = text.len;
 	int rc = 0;
@@ -486,11 +486,13 @@ tty_send(int fd, const struct message *m)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		ms = (long)(end.tv_sec - now.tv_sec) * 1000 +
 		    (end.tv_nsec - now.tv_nsec) / 1000000;
-		if (ms <= 0 || (poll(&pfd, 1, (int)ms) == 0)) {
+		if (ms <= 0 || poll(&pfd, 1, (int)ms) == 0) {
 			errno = ETIMEDOUT;
 			rc = -1;
 			break;
 		}
+		/* A stopped tty polls writable yet takes nothing: no spin. */
+		nanosleep(&pause, NULL);
 	}
 	if (rc != 0)
 		log_err("msg=%s tty /dev/%s: %s", m->id, line_shown,

@@ -1,14 +1,15 @@
 /*
  * ptyhelper: a logged-in terminal for the SEND/SOML/SAML tests.
  *
- * usage: ptyhelper -f utmp -n user -c capture [-i idle] [-l line] [-m mode]
- *                  [-o uid] [-t type] -- command [arg ...]
+ * usage: ptyhelper [-s] -f utmp -n user -c capture [-i idle] [-l line]
+ *                  [-m mode] [-o uid] [-t type] -- command [arg ...]
  *
  * Opens a pseudo-terminal in raw mode, gives the slave to uid (-o,
  * default ours) with mode -m (default 0620, "mesg y"; 0600 is "mesg n"),
  * sets its access time idle seconds back (-i), and appends a utmp record
  * of type -t (user, dead, login; default user) for user on the slave's
- * line, or on -l line, to the utmp file.  Then it runs the command with
+ * line, or on -l line (where "%s" stands for the slave's line), to the
+ * utmp file.  -s stops output on the terminal, as ^S does.  Then it runs the command with
  * our stdin and stdout, reads the master side while it runs and for a
  * short while after, and writes what arrived to the capture file.  Exits
  * with the command's status.  It prints nothing itself but errors, on
@@ -48,7 +49,7 @@ fail(const char *what)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: ptyhelper -f utmp -n user -c capture "
+	fprintf(stderr, "usage: ptyhelper [-s] -f utmp -n user -c capture "
 	    "[-i idle] [-l line] [-m mode] [-o uid] [-t type] -- command ...\n");
 	exit(111);
 }
@@ -143,15 +144,16 @@ int
 main(int argc, char *argv[])
 {
 	const char *utmp = NULL, *user = NULL, *capture = NULL, *line = NULL;
-	const char *name;
+	const char *name, *p;
 	mode_t mode = 0620;
 	uid_t uid = getuid();
 	long idle = 0;
 	short type = USER_PROCESS;
-	int ch, master, slave, out, status;
+	char linebuf[64];
+	int ch, master, slave, out, status, stop = 0;
 	pid_t pid;
 
-	while ((ch = getopt(argc, argv, "c:f:i:l:m:n:o:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:f:i:l:m:n:o:st:")) != -1) {
 		switch (ch) {
 		case 'c':
 			capture = optarg;
@@ -173,6 +175,9 @@ main(int argc, char *argv[])
 			break;
 		case 'o':
 			uid = (uid_t)strtol(optarg, NULL, 10);
+			break;
+		case 's':
+			stop = 1;
 			break;
 		case 't':
 			if (strcmp(optarg, "user") == 0)
@@ -213,8 +218,16 @@ main(int argc, char *argv[])
 		if (utimensat(AT_FDCWD, name, ts, 0) != 0)
 			fail(name);
 	}
+	if (stop && tcflow(slave, TCOOFF) != 0)
+		fail("tcflow");
+	name = strncmp(name, "/dev/", 5) == 0 ? name + 5 : name;
 	if (line == NULL)
-		line = strncmp(name, "/dev/", 5) == 0 ? name + 5 : name;
+		line = name;
+	else if ((p = strstr(line, "%s")) != NULL) {
+		snprintf(linebuf, sizeof(linebuf), "%.*s%s%s", (int)(p - line),
+		    line, name, p + 2);
+		line = linebuf;
+	}
 	add_record(utmp, user, line, type);
 	if ((out = open(capture, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0644)) < 0)
