@@ -71,6 +71,15 @@ write_all(int fd, const void *buf, size_t n, const char *what)
 	}
 }
 
+/* A utmp string field: NUL-padded, not terminated when full. */
+static void
+field(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	memcpy(dst, src, n < size ? n : size);
+}
+
 static void
 add_record(const char *file, const char *user, const char *line, short type)
 {
@@ -82,10 +91,10 @@ add_record(const char *file, const char *user, const char *line, short type)
 	memset(&ut, 0, sizeof(ut));
 	ut.ut_type = type;
 	ut.ut_pid = getpid();
-	strncpy(ut.ut_line, line, sizeof(ut.ut_line));
-	strncpy(ut.ut_id, line + (strlen(line) > 4 ? strlen(line) - 4 : 0),
-	    sizeof(ut.ut_id));
-	strncpy(ut.ut_user, user, sizeof(ut.ut_user));
+	field(ut.ut_line, sizeof(ut.ut_line), line);
+	field(ut.ut_id, sizeof(ut.ut_id),
+	    line + (strlen(line) > 4 ? strlen(line) - 4 : 0));
+	field(ut.ut_user, sizeof(ut.ut_user), user);
 	gettimeofday(&tv, NULL);
 	ut.ut_tv.tv_sec = tv.tv_sec;
 	ut.ut_tv.tv_usec = tv.tv_usec;
