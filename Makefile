@@ -9,11 +9,11 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o deliver.o tty.o
+OBJ	= smtpd.o session.o addr.o alias.o deliver.o tty.o
 
 smtpd: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
-smtpd.o session.o deliver.o tty.o: smtpd.h
+$(OBJ): smtpd.h
 session.o: reply.h
 .c.o:
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
@@ -28,7 +28,7 @@ demo: smtpd
 	sh test/demo
 
 lint:
-	mandoc -Tlint smtpd.8
+	mandoc -Tlint -W warning smtpd.8
 
 install: smtpd
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
@@ -41,6 +41,6 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpd $(DESTDIR)$(MANDIR)/man8/smtpd.8
 
 clean:
-	rm -f smtpd $(OBJ) test/ptyhelper
+	rm -f smtpd $(OBJ)
 
 .PHONY: check demo lint install uninstall clean

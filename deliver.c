@@ -7,8 +7,11 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +37,19 @@ struct out {
 static struct out	out;
 static char		inbuf[65536];
 
-/* Is this local part one that may name a mailbox at all? */
+/*
+ * Is this local part one that may name a mailbox at all?  Never a path
+ * (no '/', no leading dot, so not "." or ".."), a control character, or a
+ * dotlock name.
+ */
 int
 dlv_valid_user(const char *u)
 {
 	const char *p;
+	size_t n = strlen(u);
 
-	if (*u == '\0' || *u == '.')
+	if (*u == '\0' || *u == '.' ||
+	    (n >= 5 && strcmp(u + n - 5, ".lock") == 0))
 		return 0;
 	for (p = u; *p != '\0'; p++)
 		if (*p == '/' || (unsigned char)*p < 0x20 ||
@@ -57,18 +66,62 @@ mailbox_path(char *buf, size_t sz, const char *user, const char *suffix)
 	return n > 0 && (size_t)n < sz ? 0 : -1;
 }
 
-/* Does user have a mailbox: a regular file or a directory in -d? */
+/*
+ * Does user have a mailbox in -d?  Anything there counts, so that a
+ * mailbox turned into a symlink, FIFO or device is refused at delivery
+ * with a temporary error and a log line, not bounced as unknown.
+ */
 int
 dlv_exists(const char *user)
 {
 	char path[4096];
 	struct stat st;
 
-	if (!dlv_valid_user(user) ||
-	    mailbox_path(path, sizeof(path), user, "") != 0 ||
-	    lstat(path, &st) != 0)
+	return dlv_valid_user(user) &&
+	    mailbox_path(path, sizeof(path), user, "") == 0 &&
+	    lstat(path, &st) == 0;
+}
+
+/* Count mailboxes in -d starting with prefix (up to 2); the first to buf. */
+size_t
+dlv_match(const char *prefix, char *buf, size_t sz)
+{
+	struct dirent *de;
+	DIR *d;
+	size_t n = 0, len = strlen(prefix);
+
+	if ((d = opendir(conf.maildir)) == NULL)
 		return 0;
-	return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode);
+	while (n < 2 && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, len) != 0 ||
+		    !dlv_exists(de->d_name))
+			continue;
+		if (n++ == 0)
+			snprintf(buf, sz, "%s", de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Split an -m or -f command into words on blanks, once, at start-up. */
+void
+dlv_template(struct template *t, const char *cmd, int opt)
+{
+	char *copy, *w;
+
+	if ((copy = strdup(cmd)) == NULL)
+		die("out of memory");
+	t->n = 0;
+	for (w = strtok(copy, " \t"); w != NULL; w = strtok(NULL, " \t")) {
+		if (t->n == MAX_WORDS)
+			die("-%c: more than %d words", opt, MAX_WORDS);
+		t->words[t->n++] = w;
+	}
+	t->words[t->n] = NULL;
+	if (t->n == 0 || t->words[0][0] != '/')
+		die("-%c: the program must be an absolute path", opt);
+	if (access(t->words[0], X_OK) != 0)
+		die("-%c: %s: %s", opt, t->words[0], strerror(errno));
 }
 
 /* Open an unlinked spool file in the mail directory. */
@@ -476,72 +529,271 @@ deliver_local(const struct message *m, const char *user)
 }
 
 /*
- * RFC 821 3.4: MAIL goes to the mailbox, SEND to the terminal only, SOML
- * to the terminal or else the mailbox, SAML to both.  A text too long for
- * the terminal is stored whole as well.  The mailbox is written first, so
- * a retry after a failed store shows nothing twice on the terminal.
+ * Expand the template's words for one copy: %s sender, %r recipient,
+ * %u user, %% a percent sign, each inside its word, so that a value never
+ * adds or splits a word.  Returns 0, or -1 when the words do not fit.
  */
 static int
-deliver_kind(const struct message *m, const char *user)
+expand_words(const struct template *t, const struct message *m,
+    const struct target *tg, char *buf, size_t sz, char **argv)
 {
-	int fd, cut, rc;
+	size_t i, n = 0;
 
-	if (m->kind == TX_MAIL)
-		return deliver_local(m, user);
-	if ((fd = tty_open(user)) < 0)	/* SEND: gone since RCPT */
-		return m->kind == TX_SEND ? EX_TEMPFAIL : deliver_local(m, user);
-	if ((cut = tty_format(m, m->kind != TX_SEND)) < 0) {
-		close(fd);
-		return EX_TEMPFAIL;
-	}
-	if (m->kind == TX_SAML || (m->kind == TX_SOML && cut)) {
-		if ((rc = deliver_local(m, user)) != 0) {
-			close(fd);
-			return rc;
+	for (i = 0; i < t->n; i++) {
+		const char *p;
+
+		argv[i] = buf + n;
+		for (p = t->words[i]; *p != '\0'; p++) {
+			const char *v = NULL;
+			char c[2] = { *p, '\0' };
+			size_t vl;
+
+			if (*p == '%' && p[1] != '\0') {
+				switch (p[1]) {
+				case 's':	v = m->sender;	break;
+				case 'r':	v = tg->addr;	break;
+				case 'u':	v = tg->user;	break;
+				case '%':	v = "%";	break;
+				}
+			}
+			if (v != NULL)
+				p++;
+			else
+				v = c;
+			if ((vl = strlen(v)) + n + 1 >= sz)
+				return -1;
+			memcpy(buf + n, v, vl);
+			n += vl;
 		}
-		/* Stored: the terminal is extra, and tty_send() logs. */
-		(void)tty_send(fd, m);
-		return 0;
+		buf[n++] = '\0';
 	}
-	if (tty_send(fd, m) == 0)
-		return 0;
-	return m->kind == TX_SEND ? EX_TEMPFAIL : deliver_local(m, user);
+	argv[i] = NULL;
+	return 0;
+}
+
+/* The agent child: message on 0, the log pipe on 1 and 2, clean env. */
+static void NORETURN
+agent_child(const struct message *m, const struct target *tg, char **argv,
+    int logfd)
+{
+	static char env_s[MAX_PATH_LEN + 8], env_r[MAX_PATH_LEN + 12],
+	    env_u[MAX_LOCAL + 8], env_h[4096 + 8];
+	char *envp[6];
+	struct passwd *pw;
+	sigset_t none;
+	size_t ne = 0;
+	char msg[256];
+	int n;
+
+	envp[ne++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+	snprintf(env_s, sizeof(env_s), "SENDER=%s", m->sender);
+	envp[ne++] = env_s;
+	snprintf(env_r, sizeof(env_r), "RECIPIENT=%s", tg->addr);
+	envp[ne++] = env_r;
+	if (tg->kind == T_LOCAL) {
+		snprintf(env_u, sizeof(env_u), "USER=%s", tg->user);
+		envp[ne++] = env_u;
+		if ((pw = getpwnam(tg->user)) != NULL &&
+		    strlen(pw->pw_dir) < 4096) {
+			snprintf(env_h, sizeof(env_h), "HOME=%s", pw->pw_dir);
+			envp[ne++] = env_h;
+		}
+	}
+	envp[ne] = NULL;
+	setpgid(0, 0);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGXFSZ, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(m->fd, 0) < 0 || lseek(0, 0, SEEK_SET) != 0 ||
+	    dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+		_exit(EX_TEMPFAIL);
+	if (logfd > 2)
+		close(logfd);
+	execve(argv[0], argv, envp);
+	n = snprintf(msg, sizeof(msg), "cannot run %s: %s\n", argv[0],
+	    strerror(errno));
+	if (n > 0 && write(2, msg, (size_t)n) < 0)
+		_exit(EX_TEMPFAIL);	/* nothing more to tell */
+	_exit(EX_TEMPFAIL);
 }
 
 /*
- * Fork one delivery child for r and wait for it.  Exit 0 is delivered,
- * EX_TEMPFAIL or a signal temporary, anything else permanent.
+ * Wait for a child, killing its process group after secs seconds (never,
+ * if secs < 0); the first bytes it writes to the log pipe go to said.
+ * Returns the wait status, or -1 when it had to be killed.
  */
-int
-dlv_deliver(const struct message *m, struct rcpt *r)
+static int
+wait_child(pid_t pid, int logfd, int secs, char *said, size_t saidsz)
 {
+	struct timespec until, now;
+	size_t have = 0;
+	int status, open_ = logfd >= 0, killed = 0;
+	pid_t w;
+
+	said[0] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += secs;
+	for (;;) {
+		long ms;
+
+		w = waitpid(pid, &status, secs < 0 || killed ? 0 : WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			log_err("waitpid: %s", strerror(errno));
+			return -1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (long)(until.tv_sec - now.tv_sec) * 1000 +
+		    (until.tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0 && !killed && secs >= 0) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			killed = 1;
+			open_ = 0;
+			continue;
+		}
+		if (open_) {
+			struct pollfd pfd = { logfd, POLLIN, 0 };
+			char buf[512];
+			ssize_t n;
+
+			/* Wake up at least every 50 ms to reap the child. */
+			if (poll(&pfd, 1, ms < 50 ? (int)ms : 50) > 0) {
+				if ((n = read(logfd, buf, sizeof(buf))) <= 0)
+					open_ = n < 0 && errno == EINTR;
+				else if (have + 1 < saidsz) {
+					size_t k = (size_t)n;
+
+					if (k > saidsz - 1 - have)
+						k = saidsz - 1 - have;
+					have += sanitize(said + have,
+					    saidsz - have, buf, k);
+				}
+			}
+		} else if (!killed)
+			pause_briefly();
+	}
+	if (logfd >= 0)
+		close(logfd);
+	return killed ? -1 : status;
+}
+
+/*
+ * Fork one delivery child for the target and wait for it.  Exit 0 is
+ * delivered, EX_TEMPFAIL, a signal or a time-out temporary, anything else
+ * permanent.
+ */
+static int
+deliver_copy(const struct message *m, const struct target *tg)
+{
+	const struct template *t = tg->kind == T_REMOTE ? &conf.fwd :
+	    conf.mda.n > 0 ? &conf.mda : NULL;
+	char *argv[MAX_WORDS + 1], words[4096], said[256];
 	struct timespec t0, t1;
+	int status, st, pfd[2] = { -1, -1 };
 	pid_t pid;
-	int status, st;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((pid = fork()) < 0) {
-		log_err("fork: %s", strerror(errno));
+	if (t != NULL && expand_words(t, m, tg, words, sizeof(words),
+	    argv) != 0) {
+		log_err("msg=%s rcpt=<%s>: agent arguments too long", m->id,
+		    tg->addr);
+		return DLV_PERM;
+	}
+	if (t != NULL && pipe(pfd) != 0) {
+		log_err("pipe: %s", strerror(errno));
 		return DLV_TEMP;
 	}
-	if (pid == 0)
-		_exit(deliver_kind(m, r->user));
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			log_err("waitpid: %s", strerror(errno));
-			return DLV_TEMP;
+	if ((pid = fork()) < 0) {
+		log_err("fork: %s", strerror(errno));
+		if (pfd[0] >= 0) {
+			close(pfd[0]);
+			close(pfd[1]);
 		}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return DLV_TEMP;
+	}
+	if (pid == 0) {
+		if (t == NULL)
+			_exit(deliver_local(m, tg->user));
+		close(pfd[0]);
+		agent_child(m, tg, argv, pfd[1]);
+	}
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	/* The built-in writer bounds its own waits; agents get -k. */
+	status = wait_child(pid, pfd[0], t != NULL ? conf.agenttime : -1,
+	    said, sizeof(said));
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		st = DLV_OK;
-	else if (WIFSIGNALED(status) ||
+	else if (status == -1 || WIFSIGNALED(status) ||
 	    (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL))
 		st = DLV_TEMP;
 	else
 		st = DLV_PERM;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("msg=%s rcpt=<%s> mailbox=%s status=%s delay=%.3f", m->id,
-	    r->addr, r->user, st == DLV_OK ? "sent" : st == DLV_TEMP ?
-	    "deferred" : "bounced", (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	log_info("msg=%s rcpt=<%s> %s=%s status=%s exit=%d delay=%.3f%s%s",
+	    m->id, tg->addr, t == NULL ? "mailbox" : tg->kind == T_REMOTE ?
+	    "forwarder" : "mda", t == NULL ? tg->user : t->words[0],
+	    st == DLV_OK ? "sent" : st == DLV_TEMP ? "deferred" : "bounced",
+	    status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status), (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	    said[0] != '\0' ? " said=" : "", said);
+	return st;
+}
+
+/*
+ * Write the text tty_format() laid out to user's terminal from a child,
+ * which tty_send() keeps from blocking.  Returns 0 when it was written.
+ */
+static int
+deliver_tty(const struct message *m, const struct target *tg)
+{
+	char said[8];
+	pid_t pid;
+	int fd, status;
+
+	if ((pid = fork()) < 0) {
+		log_err("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		if ((fd = tty_open(tg->user)) < 0)
+			_exit(EX_TEMPFAIL);
+		_exit(tty_send(fd, m) == 0 ? 0 : EX_TEMPFAIL);
+	}
+	status = wait_child(pid, -1, -1, said, sizeof(said));
+	status = status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0 ? 0 : -1;
+	log_info("msg=%s rcpt=<%s> terminal=%s status=%s", m->id, tg->addr,
+	    tg->user, status == 0 ? "sent" : "failed");
+	return status;
+}
+
+/*
+ * RFC 821 3.4: MAIL goes to the mailbox, SEND to the terminal only, SOML
+ * to the terminal or else the mailbox, SAML to both; "mailbox" is the -m
+ * agent if there is one.  A text cut at the terminal's limits is stored
+ * whole as well.  Whatever is stored is stored first, so a retry after a
+ * failed store shows nothing twice on the terminal.
+ */
+int
+dlv_deliver(const struct message *m, const struct target *tg)
+{
+	int cut, st;
+
+	if (m->kind == TX_MAIL || tg->kind != T_LOCAL)
+		return deliver_copy(m, tg);
+	if ((cut = tty_format(m, m->kind != TX_SEND)) < 0)
+		return m->kind == TX_SEND ? DLV_TEMP : deliver_copy(m, tg);
+	if (m->kind == TX_SEND)		/* after 250 to RCPT: try again */
+		return deliver_tty(m, tg) == 0 ? DLV_OK : DLV_TEMP;
+	if (m->kind == TX_SOML && !cut)
+		return deliver_tty(m, tg) == 0 ? DLV_OK : deliver_copy(m, tg);
+	/* SAML, or SOML cut short: stored first, the terminal is extra. */
+	if ((st = deliver_copy(m, tg)) == DLV_OK)
+		(void)deliver_tty(m, tg);	/* it logs; the copy stands */
 	return st;
 }

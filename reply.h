@@ -58,6 +58,9 @@ enum reply {
 	R_TOOMANYERRS,
 	R_SHUTDOWN,
 	R_NOPRIV,
+	R_GREETING_LMTP,
+	R_ALIASLOOP,
+	R_VRFY_FORWARD,
 	R_COUNT
 };
 
@@ -116,6 +119,9 @@ static const struct reply_text {
 	[R_TOOMANYERRS]	  = { 421, "4.7.0", "%s too many errors; closing connection" },
 	[R_SHUTDOWN]	  = { 421, "4.3.0", "%s service not available" },
 	[R_NOPRIV]	  = { 421, "4.3.0", "%s refusing to run as root without -u" },
+	[R_GREETING_LMTP] = { 220, "",      "%s LMTP smtpd ready" },
+	[R_ALIASLOOP]	  = { 550, "5.4.6", "Alias nesting too deep or looping" },
+	[R_VRFY_FORWARD]  = { 251, "2.1.5", "User not local; will forward to %s" },
 };
 
 #endif

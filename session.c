@@ -3,6 +3,7 @@
  * address parsing, the DATA receiver and the Received: header.  Every
  * reply comes from reply.h through reply().
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ struct session {
 	enum tx_kind	 kind;			/* MAIL, SEND, SOML or SAML */
 	struct rcpt	*rcpts;
 	size_t		 nrcpt, rcptcap;
+	struct target	*targets;		/* of all rcpts, in order */
+	size_t		 ntarget, targetcap;
+	int		 overflow;		/* a target did not fit */
 	char		 sessid[24];
 	char		 msgid[32];
 	unsigned int	 nmsg;
@@ -63,6 +67,7 @@ static const struct command {
 } commands[] = {
 	{ "HELO", ST_ANY,		M_SMTP,		 1, cmd_helo },
 	{ "EHLO", ST_ANY,		M_SMTP,		 1, cmd_ehlo },
+	{ "LHLO", ST_ANY,		M_LMTP,		 1, cmd_ehlo },
 	{ "MAIL", ST_IDLE,		M_SMTP | M_LMTP, 0, cmd_mail },
 	{ "SEND", ST_IDLE,		M_SMTP,		 0, cmd_send },	/* RFC 821 */
 	{ "SOML", ST_IDLE,		M_SMTP,		 0, cmd_soml },
@@ -150,6 +155,7 @@ reset_transaction(struct session *s)
 	s->sender[0] = '\0';
 	s->kind = TX_MAIL;
 	s->nrcpt = 0;
+	s->ntarget = 0;
 	if (s->state != ST_INIT)
 		s->state = ST_IDLE;
 }
@@ -166,24 +172,31 @@ is_printable(const char *p)
 	return 1;
 }
 
-static void
+/* HELO, EHLO, LHLO: a client name is required; resets the transaction. */
+static int
 greet(struct session *s, char *arg, int esmtp)
 {
+	char *p;
+
 	if (!is_printable(arg)) {
 		reply(s, R_SYNTAX, NULL);
-		return;
+		return -1;
 	}
 	sanitize(s->helo, sizeof(s->helo), arg, strlen(arg));
+	/* It goes into Received: as a domain; nothing may open a comment. */
+	for (p = s->helo; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-_:[]", *p) == NULL)
+			*p = '_';
 	s->esmtp = esmtp;
 	s->state = ST_IDLE;
 	reset_transaction(s);
+	return 0;
 }
 
 static void
 cmd_helo(struct session *s, char *arg)
 {
-	greet(s, arg, 0);
-	if (s->state == ST_IDLE)
+	if (greet(s, arg, 0) == 0)
 		reply(s, R_HELO, conf.hostname);
 }
 
@@ -192,8 +205,7 @@ cmd_ehlo(struct session *s, char *arg)
 {
 	char size[32];
 
-	greet(s, arg, 1);
-	if (s->state != ST_IDLE || s->helo[0] == '\0')
+	if (greet(s, arg, 1) != 0)
 		return;
 	snprintf(size, sizeof(size), "SIZE %lu", conf.maxsize);
 	reply_more(s, R_EHLO, conf.hostname);
@@ -201,131 +213,14 @@ cmd_ehlo(struct session *s, char *arg)
 	reply_more(s, R_EHLO, size);
 	reply_more(s, R_EHLO, "8BITMIME");
 	reply_more(s, R_EHLO, "ENHANCEDSTATUSCODES");
-	/* RFC 5321 F.6: they follow RFC 821 and are listed. */
-	reply_more(s, R_EHLO, "SEND");
-	reply_more(s, R_EHLO, "SOML");
-	reply_more(s, R_EHLO, "SAML");
+	if (conf.expn)
+		reply_more(s, R_EHLO, "EXPN");
+	if (!conf.lmtp) {	/* RFC 5321 F.6: as RFC 821 has them */
+		reply_more(s, R_EHLO, "SEND");
+		reply_more(s, R_EHLO, "SOML");
+		reply_more(s, R_EHLO, "SAML");
+	}
 	reply(s, R_EHLO, "HELP");
-}
-
-/* RFC 5321 4.1.2: Let-dig [Ldh-str] sub-domains, or an address literal. */
-static const char *
-parse_domain(const char *p)
-{
-	const char *start = p;
-
-	if (*p == '[') {
-		for (p++; *p != ']'; p++)
-			if (*p < 0x21 || *p > 0x7e || *p == '[' || *p == '\\')
-				return NULL;
-		p++;
-	} else {
-		for (;;) {
-			const char *label = p;
-
-			while ((*p >= 'a' && *p <= 'z') ||
-			    (*p >= 'A' && *p <= 'Z') ||
-			    (*p >= '0' && *p <= '9') || *p == '-')
-				p++;
-			if (p == label || *label == '-' || p[-1] == '-')
-				return NULL;
-			if (*p != '.')
-				break;
-			p++;
-		}
-	}
-	return (size_t)(p - start) <= MAX_DOMAIN ? p : NULL;
-}
-
-static int
-is_atext(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-/*
- * Parse an RFC 5321 Path at p: "<" [route ":"] mailbox ">".  The mailbox
- * goes to addr, its unquoted local part to local and its domain to
- * *domain (NULL when there is none: the null path, or "postmaster" if
- * bare_ok).  Returns the end of the path, or NULL for bad syntax.
- */
-static const char *
-parse_path(const char *p, char *addr, char *local, const char **domain,
-    int bare_ok)
-{
-	const char *start, *at;
-	size_t n = 0;
-
-	*domain = NULL;
-	addr[0] = local[0] = '\0';
-	if (*p++ != '<')
-		return NULL;
-	if (*p == '>')
-		return bare_ok ? NULL : p + 1;	/* null path, MAIL only */
-	if (*p == '@') {			/* source route: ignored */
-		do {
-			if ((p = parse_domain(p + 1)) == NULL)
-				return NULL;
-		} while (*p == ',' && *++p == '@');
-		if (*p++ != ':')
-			return NULL;
-	}
-	start = p;
-	if (*p == '"') {
-		for (p++; *p != '"'; p++) {
-			if (*p == '\\')
-				p++;
-			if (*p < 0x20 || *p > 0x7e || n == MAX_LOCAL)
-				return NULL;
-			local[n++] = *p;
-		}
-		p++;
-	} else {
-		for (;;) {
-			const char *atom = p;
-
-			while (is_atext((unsigned char)*p) && n < MAX_LOCAL)
-				local[n++] = *p++;
-			if (p == atom || is_atext((unsigned char)*p))
-				return NULL;
-			if (*p != '.')
-				break;
-			if (n == MAX_LOCAL)
-				return NULL;
-			local[n++] = *p++;
-		}
-	}
-	local[n] = '\0';
-	at = p;
-	if (*p == '@') {
-		if ((p = parse_domain(p + 1)) == NULL)
-			return NULL;
-		*domain = at + 1;
-	} else if (!bare_ok || strcasecmp(local, "postmaster") != 0 ||
-	    start[0] == '"')
-		return NULL;
-	if (*p != '>' || (size_t)(p - start) > MAX_PATH_LEN - 2)
-		return NULL;
-	memcpy(addr, start, (size_t)(p - start));
-	addr[p - start] = '\0';
-	return p + 1;
-}
-
-static int
-is_local_domain(const char *d, size_t len)
-{
-	size_t i;
-
-	if ((strlen(conf.hostname) == len &&
-	    strncasecmp(d, conf.hostname, len) == 0) ||
-	    (len == 9 && strncasecmp(d, "localhost", len) == 0))
-		return 1;
-	for (i = 0; i < conf.ndomains; i++)
-		if (strlen(conf.domains[i]) == len &&
-		    strncasecmp(d, conf.domains[i], len) == 0)
-			return 1;
-	return 0;
 }
 
 /* Check the ESMTP parameters of MAIL (RFC 1870 SIZE, RFC 6152 BODY). */
@@ -375,8 +270,8 @@ mail_params(struct session *s, char *p)
 static void
 start_tx(struct session *s, char *arg, enum tx_kind kind)
 {
-	char addr[MAX_PATH_LEN + 1], local[MAX_LOCAL + 1];
-	const char *domain, *end;
+	struct path pa;
+	const char *end;
 
 	if (strncasecmp(arg, "FROM:", 5) != 0) {
 		reply(s, R_SYNTAX, NULL);
@@ -385,16 +280,16 @@ start_tx(struct session *s, char *arg, enum tx_kind kind)
 	arg += 5;
 	while (*arg == ' ')
 		arg++;
-	if ((end = parse_path(arg, addr, local, &domain, 0)) == NULL ||
+	if ((end = addr_path(arg, &pa, 0)) == NULL ||
 	    (*end != '\0' && *end != ' ')) {
 		reply(s, R_BADSENDER, NULL);
 		return;
 	}
 	if (mail_params(s, (char *)end) != 0)
 		return;
-	memcpy(s->sender, addr, sizeof(s->sender));
+	memcpy(s->sender, pa.addr, sizeof(s->sender));
 	s->kind = kind;
-	s->nrcpt = 0;
+	s->nrcpt = s->ntarget = 0;
 	s->state = ST_MAIL;
 	reply(s, R_SENDER_OK, NULL);
 }
@@ -423,13 +318,111 @@ cmd_saml(struct session *s, char *arg)
 	start_tx(s, arg, TX_SAML);
 }
 
+/* alias_add_fn: one more target for the RCPT being handled. */
+static void
+add_target(void *ctx, enum target_kind kind, const char *user,
+    const char *addr)
+{
+	struct session *s = ctx;
+	struct target *t;
+	size_t i;
+
+	if (s->ntarget == s->targetcap) {
+		size_t cap = s->targetcap ? s->targetcap * 2 : 8;
+
+		if (cap > MAX_TARGETS)
+			cap = MAX_TARGETS;
+		if (s->ntarget == cap ||
+		    (t = realloc(s->targets, cap * sizeof(*t))) == NULL) {
+			s->overflow = 1;
+			return;
+		}
+		s->targets = t;
+		s->targetcap = cap;
+	}
+	t = &s->targets[s->ntarget++];
+	memset(t, 0, sizeof(*t));
+	t->kind = kind;
+	snprintf(t->user, sizeof(t->user), "%s", user);
+	snprintf(t->addr, sizeof(t->addr), "%s", addr);
+	/* One copy per mailbox and per remote address. */
+	for (i = 0; i + 1 < s->ntarget; i++)
+		if (s->targets[i].kind == kind && s->targets[i].dup == 0 &&
+		    (kind == T_LOCAL ? strcmp(s->targets[i].user, user) :
+		    strcasecmp(s->targets[i].addr, addr)) == 0) {
+			t->dup = i + 1;
+			break;
+		}
+}
+
+/*
+ * Resolve a local name to targets from index first on; returns the reply
+ * for the RCPT, R_RCPT_OK when the targets stand.
+ */
+static enum reply
+resolve(struct session *s, const char *local, const char *addr,
+    size_t first)
+{
+	size_t i, n;
+	int r;
+
+	s->overflow = 0;
+	if (!dlv_valid_user(local))
+		return R_NOUSER;
+	if ((r = alias_expand(local, add_target, s)) == -2)
+		return R_ALIASLOOP;
+	if (r == -1) {
+		if (strcmp(local, "postmaster") != 0 && !dlv_exists(local))
+			return R_NOUSER;
+		add_target(s, T_LOCAL, local, addr);
+	}
+	if (s->overflow)
+		return R_TOOMANYRCPT;
+	/* RFC 5321 3.4: one remote target is a forwarding. */
+	if (s->ntarget - first == 1 && s->targets[first].kind == T_REMOTE)
+		return conf.fwd.n > 0 ? R_FORWARD : R_NOTLOCAL;
+	if (conf.fwd.n == 0) {		/* list members we cannot reach */
+		for (i = n = first; i < s->ntarget; i++) {
+			if (s->targets[i].kind == T_REMOTE) {
+				log_info("session=%s alias=%s member=<%s> "
+				    "skipped=no-forwarder", s->sessid, local,
+				    s->targets[i].addr);
+				continue;
+			}
+			s->targets[n++] = s->targets[i];
+		}
+		s->ntarget = n;
+	}
+	return s->ntarget > first ? R_RCPT_OK : R_NOUSER;
+}
+
+/*
+ * RFC 821 3.4: SEND text goes to terminals only.  A forwarded address is
+ * the client's to try (551); else every target must be a local user on a
+ * terminal that accepts messages, or the RCPT gets 450.
+ */
+static enum reply
+send_check(struct session *s, enum reply rep, size_t first)
+{
+	size_t i;
+
+	if (rep == R_FORWARD)
+		return R_NOTLOCAL;
+	for (i = first; i < s->ntarget; i++)
+		if (s->targets[i].kind != T_LOCAL ||
+		    !tty_active(s->targets[i].user))
+			return R_NOTACTIVE;
+	return rep;
+}
+
 static void
 cmd_rcpt(struct session *s, char *arg)
 {
-	char addr[MAX_PATH_LEN + 1], local[MAX_LOCAL + 1], *c;
-	const char *domain, *end;
+	struct path pa;
+	const char *end;
+	enum reply rep;
 	struct rcpt *r;
-	size_t i;
+	size_t first = s->ntarget;
 
 	if (strncasecmp(arg, "TO:", 3) != 0) {
 		reply(s, R_SYNTAX, NULL);
@@ -438,7 +431,7 @@ cmd_rcpt(struct session *s, char *arg)
 	arg += 3;
 	while (*arg == ' ')
 		arg++;
-	if ((end = parse_path(arg, addr, local, &domain, 1)) == NULL ||
+	if ((end = addr_path(arg, &pa, 1)) == NULL ||
 	    (*end != '\0' && *end != ' ')) {
 		reply(s, R_BADRCPT, NULL);
 		return;
@@ -449,31 +442,14 @@ cmd_rcpt(struct session *s, char *arg)
 		reply(s, R_BADPARAM, end);
 		return;
 	}
-	if (domain != NULL &&
-	    !is_local_domain(domain, (size_t)(end - 1 - domain))) {
+	if (pa.domain[0] != '\0' && !addr_is_local(pa.domain)) {
 		reply(s, R_NORELAY, NULL);
-		return;
-	}
-	for (c = local; *c != '\0'; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
-	if (strcmp(local, "postmaster") != 0 &&
-	    (!dlv_valid_user(local) || !dlv_exists(local))) {
-		reply(s, R_NOUSER, NULL);
-		return;
-	}
-	/* RFC 821 3.4: SEND needs a terminal now; the text goes nowhere else. */
-	if (s->kind == TX_SEND && !tty_active(local)) {
-		reply(s, R_NOTACTIVE, NULL);
 		return;
 	}
 	if (s->nrcpt == conf.maxrcpt) {
 		reply(s, R_TOOMANYRCPT, NULL);
 		return;
 	}
-	for (i = 0; i < s->nrcpt; i++)	/* one copy per mailbox */
-		if (strcmp(s->rcpts[i].user, local) == 0)
-			goto ok;
 	if (s->nrcpt == s->rcptcap) {
 		size_t cap = s->rcptcap ? s->rcptcap * 2 : 8;
 
@@ -486,13 +462,33 @@ cmd_rcpt(struct session *s, char *arg)
 		s->rcpts = r;
 		s->rcptcap = cap;
 	}
+	addr_lower(pa.local);
+	rep = resolve(s, pa.local, pa.addr, first);
+	if (s->kind == TX_SEND && (rep == R_RCPT_OK || rep == R_FORWARD))
+		rep = send_check(s, rep, first);
+	if (rep != R_RCPT_OK && rep != R_FORWARD) {
+		char to[MAX_PATH_LEN + 3];
+
+		snprintf(to, sizeof(to), "<%s>", rep == R_NOTLOCAL ?
+		    s->targets[first].addr : "");
+		s->ntarget = first;
+		log_info("session=%s rcpt=<%s> refused=%d", s->sessid,
+		    pa.addr, replies[rep].code);
+		reply(s, rep, to);
+		return;
+	}
 	r = &s->rcpts[s->nrcpt++];
-	memset(r, 0, sizeof(*r));
-	memcpy(r->addr, addr, sizeof(r->addr));
-	memcpy(r->user, local, sizeof(r->user));
-ok:
+	memcpy(r->addr, pa.addr, sizeof(r->addr));
+	r->first = first;
+	r->count = s->ntarget - first;
 	s->state = ST_RCPT;
-	reply(s, R_RCPT_OK, NULL);
+	if (rep == R_FORWARD) {
+		char to[MAX_PATH_LEN + 3];
+
+		snprintf(to, sizeof(to), "<%s>", s->targets[first].addr);
+		reply(s, R_FORWARD, to);
+	} else
+		reply(s, R_RCPT_OK, NULL);
 }
 
 /* The DATA receiver: a byte machine over the input buffer. */
@@ -509,9 +505,9 @@ struct receiver {
 	int		 in_header;
 	unsigned int	 nreceived;
 	int		 has_from;
-	char		 out[65536];		/* spool writes */
 	size_t		 outlen;
 	off_t		 spooled;
+	char		 out[65536];		/* spool writes; last, not cleared */
 };
 
 static void
@@ -566,14 +562,14 @@ check_delivered_to(struct receiver *rv, const char *v, size_t len)
 		v++, len--;
 	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
 		len--;
-	for (i = 0; i < rv->s->nrcpt; i++) {
-		struct rcpt *r = &rv->s->rcpts[i];
-		size_t ul = strlen(r->user);
+	for (i = 0; i < rv->s->ntarget; i++) {
+		struct target *t = &rv->s->targets[i];
+		size_t ul = strlen(t->user);
 
-		if (len == ul + 1 + hl && strncasecmp(v, r->user, ul) == 0 &&
-		    v[ul] == '@' && strncasecmp(v + ul + 1, conf.hostname,
-		    hl) == 0)
-			r->looped = 1;
+		if (t->kind == T_LOCAL && len == ul + 1 + hl &&
+		    strncasecmp(v, t->user, ul) == 0 && v[ul] == '@' &&
+		    strncasecmp(v + ul + 1, conf.hostname, hl) == 0)
+			t->looped = 1;
 	}
 }
 
@@ -709,17 +705,44 @@ received_header(struct session *s, struct receiver *rv)
 		snprintf(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
 	n = snprintf(hdr, sizeof(hdr), "Received: from %s%s\n\tby %s "
 	    "(smtpd) with %s id %s%s;\n\t%s\n", s->helo, peer, conf.hostname,
-	    s->esmtp ? "ESMTP" : "SMTP", s->msgid, forr, date);
+	    conf.lmtp ? "LMTP" : s->esmtp ? "ESMTP" : "SMTP", s->msgid, forr,
+	    date);
 	if (n > 0 && (size_t)n < sizeof(hdr))
 		spool_put(rv, hdr, (size_t)n);
 }
 
-/* Deliver one copy to each recipient and choose the final reply. */
+/*
+ * The outcome of targets [first, first + n): delivered when all are,
+ * temporary when any is, else delivered when some are (the others are
+ * logged), else permanent.  Loops are told apart for their own reply.
+ */
+static enum reply
+outcome(const struct session *s, size_t first, size_t n)
+{
+	size_t i, ok = 0, temp = 0, loops = 0;
+
+	for (i = first; i < first + n; i++) {
+		const struct target *t = &s->targets[i];
+
+		ok += t->status == DLV_OK;
+		temp += t->status == DLV_TEMP;
+		loops += t->looped;
+	}
+	if (ok == n)
+		return R_ACCEPTED;
+	if (temp > 0)
+		return ok > 0 && !conf.lmtp ? R_PARTIAL : R_TEMPFAIL;
+	if (ok > 0)
+		return conf.lmtp ? R_ACCEPTED : R_PARTIAL;
+	return loops == n ? R_LOOP : R_PERMFAIL;
+}
+
+/* Deliver one copy to each target and send the final reply (or replies). */
 static void
 deliver(struct session *s, struct receiver *rv)
 {
 	struct message m;
-	size_t i, ok = 0, temp = 0, loops = 0;
+	size_t i, ok = 0;
 
 	m.fd = s->spool;
 	m.size = rv->spooled;
@@ -727,34 +750,36 @@ deliver(struct session *s, struct receiver *rv)
 	m.id = s->msgid;
 	m.has_from = rv->has_from;
 	m.kind = s->kind;
-	for (i = 0; i < s->nrcpt; i++) {
-		struct rcpt *r = &s->rcpts[i];
+	for (i = 0; i < s->ntarget; i++) {
+		struct target *t = &s->targets[i];
 
-		if (r->looped || rv->nreceived > MAX_RECEIVED) {
-			r->status = DLV_PERM;
-			loops++;
-			log_info("session=%s msg=%s rcpt=%s status=loop",
-			    s->sessid, s->msgid, r->addr);
+		if (t->dup != 0) {
+			t->status = s->targets[t->dup - 1].status;
+			t->looped = s->targets[t->dup - 1].looped;
 			continue;
 		}
-		r->status = dlv_deliver(&m, r);
-		if (r->status == DLV_OK)
-			ok++;
-		else if (r->status == DLV_TEMP)
-			temp++;
+		if (rv->nreceived > MAX_RECEIVED)
+			t->looped = 1;
+		if (t->looped) {
+			t->status = DLV_PERM;
+			log_info("session=%s msg=%s rcpt=<%s> status=loop",
+			    s->sessid, s->msgid, t->addr);
+			continue;
+		}
+		t->status = dlv_deliver(&m, t);
+		ok += t->status == DLV_OK;
 	}
-	log_info("session=%s msg=%s from=<%s> size=%lu rcpts=%zu delivered=%zu",
-	    s->sessid, s->msgid, s->sender, rv->size, s->nrcpt, ok);
-	if (ok == s->nrcpt)
-		reply(s, R_ACCEPTED, s->msgid);
-	else if (ok > 0)
-		reply(s, R_PARTIAL, NULL);
-	else if (temp > 0)
-		reply(s, R_TEMPFAIL, NULL);
-	else if (loops == s->nrcpt)
-		reply(s, R_LOOP, NULL);
-	else
-		reply(s, R_PERMFAIL, NULL);
+	log_info("session=%s msg=%s from=<%s> size=%lu rcpts=%zu "
+	    "delivered=%zu", s->sessid, s->msgid, s->sender, rv->size,
+	    s->nrcpt, ok);
+	if (!conf.lmtp) {
+		reply(s, outcome(s, 0, s->ntarget), s->msgid);
+		return;
+	}
+	/* RFC 2033 4.2: one reply per accepted recipient, in order. */
+	for (i = 0; i < s->nrcpt; i++)
+		reply(s, outcome(s, s->rcpts[i].first, s->rcpts[i].count),
+		    s->msgid);
 }
 
 static void
@@ -765,6 +790,7 @@ cmd_data(struct session *s, char *arg)
 		[E_LONGLINE] = R_MSG_LONGLINE, [E_BARELF] = R_MSG_BARELF,
 		[E_TOOBIG] = R_MSG_TOOBIG, [E_SPOOL] = R_NOSPACE,
 	};
+	size_t i;
 	int r;
 
 	if (*arg != '\0') {
@@ -785,7 +811,6 @@ cmd_data(struct session *s, char *arg)
 	rv.s = s;
 	rv.in_header = 1;
 	rv.outlen = 0;
-	rv.spooled = 0;		/* beyond the memset, like outlen */
 	reply(s, R_DATA, NULL);
 	received_header(s, &rv);
 	io_deadline(conf.datatime);
@@ -799,7 +824,8 @@ cmd_data(struct session *s, char *arg)
 	if (rv.err != E_NONE) {
 		log_info("session=%s msg=%s refused=%d size=%lu", s->sessid,
 		    s->msgid, (int)rv.err, rv.size);
-		reply(s, err_reply[rv.err], NULL);
+		for (i = 0; i < (conf.lmtp ? s->nrcpt : 1); i++)
+			reply(s, err_reply[rv.err], NULL);
 	} else
 		deliver(s, &rv);
 	reset_transaction(s);
@@ -842,25 +868,155 @@ cmd_help(struct session *s, char *arg)
 	(void)arg;	/* one help text for every topic */
 	reply_more(s, R_HELP, "smtpd commands:");
 	reply_more(s, R_HELP, "HELO EHLO MAIL RCPT DATA RSET NOOP QUIT");
-	reply_more(s, R_HELP, "SEND SOML SAML HELP VRFY EXPN TURN");
+	reply_more(s, R_HELP, "HELP VRFY EXPN TURN");
+	if (!conf.lmtp)
+		reply_more(s, R_HELP, "SEND SOML SAML");
 	reply(s, R_HELP_END, NULL);
+}
+
+/*
+ * The local name a VRFY or EXPN argument names: "<path>", "user@domain" or
+ * "user".  Returns 0, or the reply to send.
+ */
+static enum reply
+vrfy_name(char *arg, char *local)
+{
+	char buf[MAX_CMDLINE + 2];
+	struct path pa;
+	const char *end;
+
+	if (*arg == '\0')
+		return R_SYNTAX;
+	if (strchr(arg, '@') == NULL && *arg != '<') {
+		snprintf(local, MAX_LOCAL + 1, "%s", arg);
+		addr_lower(local);
+		return strlen(arg) <= MAX_LOCAL && dlv_valid_user(local) ?
+		    R_COUNT : R_NOUSER;
+	}
+	snprintf(buf, sizeof(buf), *arg == '<' ? "%s" : "<%s>", arg);
+	if ((end = addr_path(buf, &pa, 1)) == NULL || *end != '\0')
+		return R_SYNTAX;
+	if (pa.domain[0] != '\0' && !addr_is_local(pa.domain))
+		return R_NOUSER;
+	memcpy(local, pa.local, MAX_LOCAL + 1);
+	addr_lower(local);
+	return dlv_valid_user(local) ? R_COUNT : R_NOUSER;
+}
+
+/* alias_add_fn for VRFY: count the targets, keep the first. */
+struct first_target {
+	size_t		 n;
+	enum target_kind kind;
+	char		 addr[MAX_PATH_LEN + 1];
+};
+
+static void
+vrfy_add(void *ctx, enum target_kind kind, const char *user, const char *addr)
+{
+	struct first_target *f = ctx;
+
+	(void)user;	/* addr names the target in full */
+	if (f->n++ == 0) {
+		f->kind = kind;
+		snprintf(f->addr, sizeof(f->addr), "%s", addr);
+	}
 }
 
 static void
 cmd_vrfy(struct session *s, char *arg)
 {
+	struct first_target f = { 0, T_LOCAL, "" };
+	char local[MAX_LOCAL + 1], out[MAX_LOCAL + MAX_HOSTNAME + 8], match[256];
+	enum reply r;
+	int x;
+
 	if (*arg == '\0') {
 		reply(s, R_SYNTAX, NULL);
 		return;
 	}
-	reply(s, R_VRFY_CANNOT, NULL);
+	if (!conf.vrfy) {		/* the same answer for everyone */
+		reply(s, R_VRFY_CANNOT, NULL);
+		return;
+	}
+	if ((r = vrfy_name(arg, local)) != R_COUNT) {
+		reply(s, r, NULL);
+		return;
+	}
+	x = alias_expand(local, vrfy_add, &f);
+	if (x > 0 && f.n == 1 && f.kind == T_REMOTE) {
+		snprintf(out, sizeof(out), "<%s>", f.addr);
+		reply(s, conf.fwd.n > 0 ? R_VRFY_FORWARD : R_NOTLOCAL, out);
+		return;
+	}
+	if (x > 0 || strcmp(local, "postmaster") == 0 || dlv_exists(local)) {
+		snprintf(out, sizeof(out), "<%s@%s>", local, conf.hostname);
+		reply(s, R_VRFY_OK, out);
+		return;
+	}
+	/* RFC 5321 3.5.3: a partial name may match one user or several. */
+	switch (alias_match(local, match, sizeof(match)) +
+	    dlv_match(local, match, sizeof(match))) {
+	case 0:
+		reply(s, R_NOUSER, NULL);
+		break;
+	case 1:
+		snprintf(out, sizeof(out), "<%.64s@%s>", match, conf.hostname);
+		reply(s, R_VRFY_OK, out);
+		break;
+	default:
+		reply(s, R_VRFY_AMBIG, local);
+	}
+}
+
+/* alias_add_fn for EXPN: each member is one line, the last one waits. */
+struct expn_list {
+	struct session	*s;
+	size_t		 n;
+	char		 last[MAX_PATH_LEN + 3];
+};
+
+static void
+expn_add(void *ctx, enum target_kind kind, const char *user, const char *addr)
+{
+	struct expn_list *l = ctx;
+
+	(void)kind;
+	(void)user;	/* addr names the target in full */
+	if (l->n++ > 0)
+		reply_more(l->s, R_EXPN_ITEM, l->last);
+	snprintf(l->last, sizeof(l->last), "<%s>", addr);
 }
 
 static void
 cmd_expn(struct session *s, char *arg)
 {
-	(void)arg;	/* nothing is expanded without -E */
-	reply(s, R_EXPN_DISABLED, NULL);
+	struct first_target f = { 0, T_LOCAL, "" };
+	struct expn_list l;
+	char local[MAX_LOCAL + 1];
+	enum reply r;
+	int x;
+
+	if (!conf.expn) {
+		reply(s, R_EXPN_DISABLED, NULL);
+		return;
+	}
+	if ((r = vrfy_name(arg, local)) != R_COUNT) {
+		reply(s, r, NULL);
+		return;
+	}
+	/* Count first, so that an error never follows continuation lines. */
+	if ((x = alias_expand(local, vrfy_add, &f)) == -2) {
+		reply(s, R_ALIASLOOP, NULL);
+		return;
+	}
+	if (x <= 0) {
+		reply(s, R_NOUSER, NULL);
+		return;
+	}
+	l.s = s;
+	l.n = 0;
+	alias_expand(local, expn_add, &l);
+	reply(s, R_EXPN_ITEM, l.last);
 }
 
 static void
@@ -891,9 +1047,8 @@ dispatch(struct session *s, char *line, size_t len)
 		if (strlen(c->verb) != vlen ||
 		    strncasecmp(line, c->verb, vlen) != 0)
 			continue;
-		if (!(c->modes & M_SMTP)) {
+		if (!(c->modes & (conf.lmtp ? M_LMTP : M_SMTP)))
 			break;
-		}
 		if (!(c->states & s->state)) {
 			reply(s, R_BADSEQ, NULL);
 			return;
@@ -930,7 +1085,7 @@ sess_run(void)
 	    (unsigned long)time(NULL), (unsigned long)getpid() & 0xfffff);
 	log_info("session=%s connect client=%s", s->sessid,
 	    conf.peer[0] != '\0' ? conf.peer : "local");
-	reply(s, R_GREETING, conf.hostname);
+	reply(s, conf.lmtp ? R_GREETING_LMTP : R_GREETING, conf.hostname);
 	for (;;) {
 		io_deadline(conf.timeout);
 		r = io_getline(line, sizeof(line), &len);

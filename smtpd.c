@@ -32,6 +32,7 @@ struct config conf = {
 	.timeout = 300,
 	.datatime = 1800,
 	.lockwait = 30,
+	.agenttime = 300,
 };
 
 static unsigned char	 ibuf[65536];	/* input, filled by read(2) */
@@ -43,9 +44,13 @@ static struct timespec	 deadline;	/* the current read must end by then */
 static void NORETURN
 usage(void)
 {
-	fprintf(stderr, "usage: smtpd [-D domain] [-d maildir] [-h name] "
-	    "[-n rcpts] [-r dir] [-s bytes] [-T seconds] [-t seconds]\n"
-	    "             [-U utmp] [-u user] [-w seconds]\n");
+	fprintf(stderr, "usage: smtpd [-ELV] [-a aliases] [-D domain] "
+	    "[-d maildir] [-f command]\n"
+	    "             [-h name] [-k seconds] [-m command] [-n rcpts] "
+	    "[-r dir]\n"
+	    "             [-s bytes] [-T seconds] [-t seconds] [-U utmp] "
+	    "[-u user]\n"
+	    "             [-w seconds]\n");
 	exit(1);
 }
 
@@ -135,7 +140,8 @@ find_peer(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	const char *env;
-	char buf[INET6_ADDRSTRLEN];
+	char buf[sizeof(struct in6_addr) > INET6_ADDRSTRLEN ?
+	    sizeof(struct in6_addr) : INET6_ADDRSTRLEN];
 	const void *a = NULL;
 
 	if (getpeername(0, (struct sockaddr *)&ss, &sl) == 0) {
@@ -162,8 +168,14 @@ find_peer(void)
 		env = getenv("REMOTE_ADDR");
 	if (env == NULL || *env == '\0')
 		return;
+	/* Only an address goes into Received: and the log. */
+	if (inet_pton(AF_INET, env, buf) == 1)
+		conf.peer6 = 0;
+	else if (inet_pton(AF_INET6, env, buf) == 1)
+		conf.peer6 = 1;
+	else
+		return;
 	sanitize(conf.peer, sizeof(conf.peer), env, strlen(env));
-	conf.peer6 = strchr(conf.peer, ':') != NULL;
 }
 
 /*
@@ -200,12 +212,34 @@ drop_privileges(const char *user, const char *root)
 int
 main(int argc, char *argv[])
 {
-	const char *user = NULL, *root = NULL;
+	const char *user = NULL, *root = NULL, *aliases = NULL;
+	const char *mda = NULL, *fwd = NULL;
 	struct stat st;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "D:d:h:n:r:s:T:t:U:u:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:D:d:Ef:h:k:Lm:n:r:s:T:t:U:u:Vw:")) != -1) {
 		switch (ch) {
+		case 'a':
+			aliases = optarg;
+			break;
+		case 'E':
+			conf.expn = 1;
+			break;
+		case 'f':
+			fwd = optarg;
+			break;
+		case 'k':
+			conf.agenttime = (int)number(optarg, 1, 86400, ch);
+			break;
+		case 'L':
+			conf.lmtp = 1;
+			break;
+		case 'm':
+			mda = optarg;
+			break;
+		case 'V':
+			conf.vrfy = 1;
+			break;
 		case 'D':
 			if (conf.ndomains == MAX_DOMAINS) {
 				fprintf(stderr, "smtpd: too many -D\n");
@@ -267,7 +301,14 @@ main(int argc, char *argv[])
 		sanitize(conf.hostname, sizeof(conf.hostname), h, strlen(h));
 	}
 	find_peer();
+	if (aliases != NULL)
+		alias_load(aliases);
 	drop_privileges(user, root);
+	/* Agents run inside the jail as the -u user: check them there. */
+	if (mda != NULL)
+		dlv_template(&conf.mda, mda, 'm');
+	if (fwd != NULL)
+		dlv_template(&conf.fwd, fwd, 'f');
 	if (stat(conf.maildir, &st) != 0 || !S_ISDIR(st.st_mode))
 		die("mail directory %s: not a directory", conf.maildir);
 

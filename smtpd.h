@@ -24,6 +24,15 @@
 #define MAX_RECEIVED	100	/* Received: headers before a loop is declared */
 #define MAX_HOSTNAME	255
 #define MAX_PEER	64
+#define MAX_TARGETS	1000	/* delivery targets of one transaction */
+#define MAX_ALIAS_DEPTH	10
+#define MAX_WORDS	32	/* words of an -m or -f template */
+
+/* An -m or -f command, split into words once at start-up. */
+struct template {
+	char		*words[MAX_WORDS + 1];
+	size_t		 n;		/* 0: not set */
+};
 
 struct config {
 	const char	*maildir;		/* -d */
@@ -35,18 +44,45 @@ struct config {
 	int		 timeout;		/* -t: idle limit of a read */
 	int		 datatime;		/* -T: limit of one DATA phase */
 	int		 lockwait;		/* -w: limit of a mailbox lock wait */
+	int		 agenttime;		/* -k: limit of an MDA or forwarder */
+	struct template	 mda;			/* -m */
+	struct template	 fwd;			/* -f */
+	int		 vrfy;			/* -V */
+	int		 expn;			/* -E */
+	int		 lmtp;			/* -L */
 	const char	*utmp;			/* -U, NULL for the system's */
 	char		 peer[MAX_PEER];	/* client address, "" if unknown */
 	int		 peer6;			/* peer is an IPv6 address */
 };
 extern struct config conf;
 
-/* One recipient of a transaction: a local mailbox. */
-struct rcpt {
-	char		 addr[MAX_PATH_LEN + 1];	/* as given, without route */
-	char		 user[MAX_LOCAL + 1];		/* mailbox name, lower case */
+/* A parsed RFC 5321 path. */
+struct path {
+	char		 addr[MAX_PATH_LEN + 1];	/* mailbox, no route */
+	char		 local[MAX_LOCAL + 1];		/* unquoted */
+	char		 domain[MAX_DOMAIN + 1];	/* "" if none */
+};
+
+/*
+ * Where one copy goes: a local mailbox (built-in writer or -m agent) or a
+ * remote address handed to the -f forwarder.  One RCPT gives one target,
+ * or several when an alias is a list.
+ */
+enum target_kind { T_LOCAL, T_REMOTE };
+
+struct target {
+	enum target_kind kind;
+	char		 user[MAX_LOCAL + 1];	/* T_LOCAL: mailbox, lower case */
+	char		 addr[MAX_PATH_LEN + 1];	/* %r: this copy's address */
+	size_t		 dup;		/* 1 + index of the same earlier target */
 	int		 looped;	/* a Delivered-To: header names it */
 	int		 status;	/* enum dlv_status after delivery */
+};
+
+/* One accepted RCPT and the targets it expanded to. */
+struct rcpt {
+	char		 addr[MAX_PATH_LEN + 1];	/* as given, no route */
+	size_t		 first, count;
 };
 
 /* RFC 821 3.4: which verb began the transaction, so where text goes. */
@@ -83,15 +119,30 @@ void	 log_err(const char *, ...) PRINTFLIKE(1, 2);
 void	 die(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 size_t	 sanitize(char *, size_t, const char *, size_t);
 
+/* addr.c */
+const char	*addr_domain(const char *);
+const char	*addr_path(const char *, struct path *, int);
+int		 addr_is_local(const char *);
+void		 addr_lower(char *);
+
 /* session.c */
 void	 sess_run(void) NORETURN;
 void	 sess_refuse(void) NORETURN;
 
+/* alias.c */
+typedef void	 alias_add_fn(void *, enum target_kind, const char *,
+		    const char *);
+void	 alias_load(const char *);
+int	 alias_expand(const char *, alias_add_fn *, void *);
+size_t	 alias_match(const char *, char *, size_t);
+
 /* deliver.c */
 int	 dlv_valid_user(const char *);
 int	 dlv_exists(const char *);
+size_t	 dlv_match(const char *, char *, size_t);
+void	 dlv_template(struct template *, const char *, int);
 int	 dlv_spool(void);
-int	 dlv_deliver(const struct message *, struct rcpt *);
+int	 dlv_deliver(const struct message *, const struct target *);
 
 /* tty.c */
 int	 tty_open(const char *);

@@ -263,3 +263,49 @@ no_cr() {
 		return 1
 	fi
 }
+
+# agent_setup: a recording delivery agent at $AGENT; what it saw lands in
+# $REC/PID.{argv,env,stdin}.  Write a status to $AGENT_DIR/exit, or touch
+# $AGENT_DIR/hang to make it hang.
+agent_setup() {
+	AGENT_DIR=$BATS_TEST_TMPDIR/agent
+	mkdir -p "$AGENT_DIR/bin" "$AGENT_DIR/rec"
+	cp "$BATS_TEST_DIRNAME/fixtures/recorder" "$AGENT_DIR/bin/rec"
+	AGENT=$AGENT_DIR/bin/rec
+	REC=$AGENT_DIR/rec
+	give_to_smtpd "$AGENT_DIR"
+}
+
+# run_argv_is ARG...: the single recorded agent run had exactly this argv.
+run_argv_is() {
+	local f want got
+	f=$(ls "$REC"/*.argv)
+	[ "$(printf '%s\n' "$f" | wc -l)" = 1 ] || { echo "runs: $f" >&2; return 1; }
+	want=$(printf '%s\n' "$@")
+	got=$(cat "$f")
+	if [ "$want" != "$got" ]; then
+		printf 'expected argv:\n%s\ngot argv:\n%s\n' "$want" "$got" >&2
+		return 1
+	fi
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT: wait (at most 5 s) until 127.0.0.1:PORT accepts.
+wait_port() {
+	python3 -c '
+import socket, sys, time
+deadline = time.time() + 5
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
+        break
+    except OSError:
+        if time.time() > deadline:
+            sys.exit("port %s never accepted" % sys.argv[1])
+        time.sleep(0.05)
+' "$1"
+}

@@ -1,0 +1,163 @@
+load helper
+
+# pad N: N letters x.
+pad() {
+	local s
+	printf -v s '%*s' "$1" ''
+	printf '%s' "${s// /x}"
+}
+
+@test "a command line of exactly 512 octets with CRLF is accepted" {
+	line="VRFY $(pad 505)"
+	[ "${#line}" -eq 510 ]
+	run -0 --separate-stderr smtp -- "HELO client" "$line" QUIT
+	codes_are 220 250 252 221
+	[ -z "$stderr" ]
+}
+
+@test "a command line of 513 octets is answered 500 5.5.2 and the session goes on" {
+	line="VRFY $(pad 506)"
+	run -0 --separate-stderr smtp -- "HELO client" "$line" NOOP QUIT
+	codes_are 220 250 500 250 221
+	esc_is 3 5.5.2
+	[ -z "$stderr" ]
+}
+
+@test "a very long command line gets one 500 reply, not one per chunk" {
+	line="NOOP $(pad 10000)"
+	run -0 --separate-stderr smtp -- "HELO client" "$line" NOOP QUIT
+	codes_are 220 250 500 250 221
+	esc_is 3 5.5.2
+	[ -z "$stderr" ]
+}
+
+@test "an overlong command leaves the transaction state unchanged" {
+	long="RCPT TO:<$(pad 600)@mx.test.example>"
+	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:<a@b.example>" "$long" \
+	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: t" "" "body" . QUIT
+	codes_are 220 250 250 500 250 354 250 221
+	esc_is 4 5.5.2
+	count_is 1 mbox_count "$MAIL/alice"
+	[ -z "$stderr" ]
+}
+
+@test "an overlong HELO does not count as a greeting" {
+	long="HELO $(pad 600)"
+	run -0 --separate-stderr smtp -- "$long" "MAIL FROM:<a@b.example>" QUIT
+	codes_are 220 500 503 221
+	[ -z "$stderr" ]
+}
+
+@test "the 20th bad command in a row is followed by 421 4.7.0 and the end of the session" {
+	cmds=()
+	for i in $(seq 20); do
+		cmds+=("FROB $i")
+	done
+	run --separate-stderr smtp -- "${cmds[@]}" NOOP QUIT
+	[ "$status" -ne 124 ]
+	want=(220)
+	for i in $(seq 20); do
+		want+=(500)
+	done
+	codes_are "${want[@]}" 421
+	esc_is 22 4.7.0
+	[ -z "$stderr" ]
+}
+
+@test "500, 501, 503 and 555 replies all count as bad commands" {
+	cmds=("EHLO client")
+	for i in 1 2 3 4; do
+		cmds+=("FROB" "MAIL FROM:<a@b.example> SIZE=abc" "RCPT TO:<alice@mx.test.example>" \
+		    "MAIL FROM:<a@b.example> FOO=bar" "MAIL FROM:a@b.example")
+	done
+	run --separate-stderr smtp -- "${cmds[@]}" NOOP QUIT
+	[ "$status" -ne 124 ]
+	want=(220 250)
+	for i in 1 2 3 4; do
+		want+=(500 501 503 555 501)
+	done
+	codes_are "${want[@]}" 421
+	esc_is 23 4.7.0
+	[ -z "$stderr" ]
+}
+
+@test "19 bad commands in a row are not yet too many" {
+	cmds=()
+	for i in $(seq 19); do
+		cmds+=("FROB $i")
+	done
+	run -0 --separate-stderr smtp -- "${cmds[@]}" QUIT
+	want=(220)
+	for i in $(seq 19); do
+		want+=(500)
+	done
+	codes_are "${want[@]}" 221
+	[ -z "$stderr" ]
+}
+
+@test "a good command resets the bad-command counter" {
+	cmds=()
+	want=(220)
+	for i in $(seq 19); do
+		cmds+=("FROB $i")
+		want+=(500)
+	done
+	cmds+=("HELO client")
+	want+=(250)
+	for i in $(seq 19); do
+		cmds+=("FROB $i")
+		want+=(500)
+	done
+	cmds+=(NOOP)
+	want+=(250)
+	for i in $(seq 19); do
+		cmds+=("FROB $i")
+		want+=(500)
+	done
+	run -0 --separate-stderr smtp -- "${cmds[@]}" QUIT
+	codes_are "${want[@]}" 221
+	[ -z "$stderr" ]
+}
+
+@test "with -n 2 the third RCPT is refused 452 4.5.3 and the first two get the message" {
+	run -0 --separate-stderr smtp -n 2 -- "HELO client" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@mx.test.example>" "RCPT TO:<bob@mx.test.example>" \
+	    "RCPT TO:<postmaster>" DATA "Subject: t" "" "body" . QUIT
+	codes_are 220 250 250 250 250 452 354 250 221
+	esc_is 6 4.5.3
+	count_is 1 mbox_count "$MAIL/alice"
+	count_is 1 maildir_count "$MAIL/bob"
+	[ ! -e "$MAIL/postmaster" ]
+	[ -z "$stderr" ]
+}
+
+@test "the -n limit is per transaction" {
+	run -0 --separate-stderr smtp -n 1 -- "HELO client" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@mx.test.example>" "RCPT TO:<bob@mx.test.example>" \
+	    DATA "Subject: one" "" "body" . \
+	    "MAIL FROM:<a@b.example>" "RCPT TO:<bob@mx.test.example>" \
+	    DATA "Subject: two" "" "body" . \
+	    "MAIL FROM:<a@b.example>" "RCPT TO:<alice@mx.test.example>" RSET \
+	    "MAIL FROM:<a@b.example>" "RCPT TO:<alice@mx.test.example>" QUIT
+	codes_are 220 250 250 250 452 354 250 250 250 354 250 250 250 250 250 250 221
+	count_is 1 mbox_count "$MAIL/alice"
+	count_is 1 maildir_count "$MAIL/bob"
+	[ -z "$stderr" ]
+}
+
+@test "an idle client is told 421 4.4.2 after -t seconds and smtpd exits 0" {
+	run -0 --separate-stderr bash -c '{ printf "HELO x\r\n"; sleep 3; } |
+	    timeout 10 "$@" -h mx.test.example -t 1' _ "$SMTPD" $(smtpd_user_opt) -d "$MAIL"
+	codes_are 220 250 421
+	esc_is 3 4.4.2
+	[ -z "$stderr" ]
+}
+
+@test "a timeout in the middle of DATA stores nothing" {
+	run -0 --separate-stderr bash -c '{ printf "HELO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@mx.test.example>\r\nDATA\r\nSubject: t\r\n\r\npartial\r\n"; sleep 3; } |
+	    timeout 10 "$@" -h mx.test.example -t 1' _ "$SMTPD" $(smtpd_user_opt) -d "$MAIL"
+	codes_are 220 250 250 250 354 421
+	esc_is 6 4.4.2
+	[ ! -s "$MAIL/alice" ]
+	[ -z "$stderr" ]
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bats
+# LMTP (-L, RFC 2033): LHLO, and one reply per recipient after the data.
+
+load helper
+
+@test "LMTP greets, takes LHLO and refuses HELO and EHLO" {
+	run -0 --separate-stderr smtp -L -- "HELO c" "EHLO c" "LHLO c" QUIT
+	codes_are 220 500 500 250 221
+	[[ ${REPLY_LINES[0]} == *LMTP* ]]
+	ehlo_keywords | grep -qx PIPELINING
+}
+
+@test "LHLO is unknown in SMTP mode" {
+	run -0 --separate-stderr smtp -- "LHLO c" QUIT
+	codes_are 220 500 221
+}
+
+@test "each recipient gets its own reply after the dot, in RCPT order" {
+	chmod 000 "$MAIL/bob/tmp"
+	[ "$(id -u)" != 0 ] || [ -n "${SMTPD_USER-}" ] || skip "needs a non-root session"
+	run -0 --separate-stderr smtp -L -- "LHLO c" "MAIL FROM:<s@c.example>" \
+		"RCPT TO:<alice@$HOST>" "RCPT TO:<bob@$HOST>" "RCPT TO:<nosuch@$HOST>" \
+		"RCPT TO:<postmaster>" DATA x . QUIT
+	codes_are 220 250 250 250 250 550 250 354 250 451 250 221
+	count_is 1 mbox_count "$MAIL/alice"
+	count_is 1 mbox_count "$MAIL/postmaster"
+	[ -z "$(ls "$MAIL/bob/new")" ]
+}
+
+@test "a refused message gets one reply per recipient" {
+	run -0 --separate-stderr smtp -L -s 10 -- "LHLO c" "MAIL FROM:<s@c.example>" \
+		"RCPT TO:<alice@$HOST>" "RCPT TO:<bob@$HOST>" DATA "more than ten bytes" . QUIT
+	codes_are 220 250 250 250 250 354 552 552 221
+}
+
+@test "Received: says LMTP" {
+	run -0 --separate-stderr smtp -L -- "LHLO c" "MAIL FROM:<s@c.example>" \
+		"RCPT TO:<alice@$HOST>" DATA x . QUIT
+	mbox_msg "$MAIL/alice" 1 header Received | grep -q 'with LMTP'
+}
+
+# Python's smtplib.LMTP over real TCP through systemd-socket-activate.
+@test "smtplib.LMTP sees 250 and 451 for two recipients over TCP" {
+	command -v systemd-socket-activate >/dev/null || skip "no systemd-socket-activate"
+	chmod 000 "$MAIL/bob/tmp"
+	PORT=$(free_port)
+	systemd-socket-activate --accept --inetd -l "127.0.0.1:$PORT" \
+		"$SMTPD" $(smtpd_user_opt) -L -d "$MAIL" -h "$HOST" 3>&- &
+	LAUNCHER=$!
+	wait_port "$PORT"
+	run -0 python3 - "$PORT" "$HOST" <<'PY'
+import smtplib, sys
+port, host = int(sys.argv[1]), sys.argv[2]
+c = smtplib.LMTP("127.0.0.1", port)
+c.ehlo_or_helo_if_needed = lambda: None
+code, _ = c.docmd("LHLO", "client.example")
+assert code == 250, code
+c.ehlo_resp = b""
+assert c.mail("s@c.example")[0] == 250
+assert c.rcpt("alice@" + host)[0] == 250
+assert c.rcpt("bob@" + host)[0] == 250
+first = c.data(b"Subject: lmtp\r\n\r\nhello\r\n")
+second = c.getreply()
+print(first[0], second[0])
+c.quit()
+PY
+	[ "$output" = "250 451" ]
+	count_is 1 mbox_count "$MAIL/alice"
+}
+
+teardown() {
+	if [ -n "${LAUNCHER-}" ]; then
+		kill "$LAUNCHER" 2>/dev/null || true
+		wait "$LAUNCHER" 2>/dev/null || true
+	fi
+}
