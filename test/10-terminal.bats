@@ -16,6 +16,7 @@ setup() {
 	: >"$TTYOUT"
 	# The terminal belongs to whoever owns the mailbox.
 	OWNER=$(stat -c %u "$MAIL/alice")
+	SMTPD_ARGS=()	# more smtpd options for on_tty
 }
 
 # on_tty HELPER-OPTIONS -- LINES...: one session, as smtp runs it, while
@@ -33,7 +34,7 @@ on_tty() {
 # on_tty_raw HELPER-OPTIONS: the same, fed the raw bytes of stdin.
 on_tty_raw() {
 	timeout 10 "$PTYHELPER" -f "$UTMP" -n alice -c "$TTYOUT" -o "$OWNER" "$@" -- \
-		"$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -U "$UTMP"
+		"$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -U "$UTMP" "${SMTPD_ARGS[@]}"
 }
 
 # on_tty_bytes HELPER-OPTIONS -- STRING...: fed printf '%b' of each
@@ -500,4 +501,67 @@ two_ttys() {
 @test "-U is listed in the usage message" {
 	run -1 --separate-stderr "$SMTPD" -x
 	[[ $stderr == *"[-U utmp]"* ]]
+}
+
+@test "SEND to an alias reaches the member's terminal" {
+	printf 'al: alice\nboth: alice, bob\n' >"$BATS_TEST_TMPDIR/aliases"
+	SMTPD_ARGS=(-a "$BATS_TEST_TMPDIR/aliases")
+	run -0 --separate-stderr on_tty -- "HELO client.example" \
+		"SEND FROM:<carol@client.example>" "RCPT TO:<al@mx.test.example>" \
+		"RCPT TO:<both@mx.test.example>" DATA "via the alias" . QUIT
+	# bob, the other member of both, is not logged in.
+	codes_are 220 250 250 250 450 354 250 221
+	esc_is 5 4.2.1
+	tty_has "via the alias"
+	count_is 0 mbox_count "$MAIL/alice"
+	count_is 0 maildir_count "$MAIL/bob"
+}
+
+@test "SEND to a forwarded address is 551 with the address to try" {
+	agent_setup
+	printf 'far: someone@remote.example\n' >"$BATS_TEST_TMPDIR/aliases"
+	SMTPD_ARGS=(-a "$BATS_TEST_TMPDIR/aliases" -f "$AGENT %r")
+	run -0 --separate-stderr on_tty -- "HELO client.example" \
+		"SEND FROM:<carol@client.example>" "RCPT TO:<far@mx.test.example>" \
+		RSET "SOML FROM:<carol@client.example>" "RCPT TO:<far@mx.test.example>" \
+		DATA "hi" . QUIT
+	codes_are 220 250 250 551 250 250 251 354 250 221
+	esc_is 4 5.1.6
+	[[ ${REPLY_LINES[3]} == *"<someone@remote.example>"* ]]
+	# SOML to it is forwarded as mail.
+	run_argv_is someone@remote.example
+	quiet_tty
+}
+
+@test "with -m, SOML and SAML use the agent as the mailbox" {
+	agent_setup
+	SMTPD_ARGS=(-m "$AGENT %u")
+	tx SOML
+	run -0 --separate-stderr on_tty -- "${TX[@]}"
+	codes_are 220 250 250 250 354 250 221
+	tty_has "Meet at noon?"
+	[ -z "$(ls "$REC")" ]
+	tx SAML
+	run -0 --separate-stderr on_tty -- "${TX[@]}"
+	codes_are 220 250 250 250 354 250 221
+	tty_has "Meet at noon?"
+	run_argv_is alice
+	grep -q '^Meet at noon?$' "$REC"/*.stdin
+	# Not logged in: SOML goes to the agent.
+	rm -f "$REC"/*
+	: >"$UTMP"
+	tx SOML
+	run -0 --separate-stderr smtp -U "$UTMP" -m "$AGENT %u" -- "${TX[@]}"
+	codes_are 220 250 250 250 354 250 221
+	run_argv_is alice
+	count_is 0 mbox_count "$MAIL/alice"
+}
+
+@test "in LMTP mode SEND, SOML and SAML are unknown and LHLO does not list them" {
+	run -0 --separate-stderr smtp -L -- "LHLO client.example" \
+		"SEND FROM:<a@b.example>" "SOML FROM:<a@b.example>" \
+		"SAML FROM:<a@b.example>" QUIT
+	codes_are 220 250 500 500 500 221
+	run ehlo_keywords
+	[[ $output != *SEND* && $output != *SOML* && $output != *SAML* ]]
 }
