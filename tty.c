@@ -2,7 +2,8 @@
  * Terminals for RFC 821 SEND, SOML and SAML: find the recipient's least
  * idle terminal that accepts messages in utmp, and write a message to it
  * the way write(1) would, with every control character made visible.
- * Only the delivery child writes; the session only asks tty_active().
+ * The session asks tty_active() at RCPT and lays the text out with
+ * tty_format(); only a delivery child opens the terminal to write it.
  */
 #include <sys/stat.h>
 
@@ -201,6 +202,7 @@ tty_active(const char *user)
 	return 1;
 }
 
+/* Append to the text; the caps keep it well inside the buffer. */
 static void
 put(const char *p, size_t n)
 {
@@ -208,6 +210,12 @@ put(const char *p, size_t n)
 		n = sizeof(text.buf) - text.len;
 	memcpy(text.buf + text.len, p, n);
 	text.len += n;
+}
+
+static void
+put_str(const char *s)
+{
+	put(s, strlen(s));
 }
 
 /*
@@ -392,15 +400,14 @@ tty_format(const struct message *m, int stored)
 	rd.m = m;
 	text.len = 0;
 	strftime(when, sizeof(when), "%H:%M", localtime(&now));
-	put("\r\n", 2);
-	put("Message from ", 13);
+	put_str("\r\nMessage from ");
 	if (*m->sender != '\0')
 		put_escaped(m->sender, strlen(m->sender), MAX_PATH_LEN);
 	else
-		put("MAILER-DAEMON", 13);
-	put(" at ", 4);
-	put(when, strlen(when));
-	put(" ...\r\n", 6);
+		put_str("MAILER-DAEMON");
+	put_str(" at ");
+	put_str(when);
+	put_str(" ...\r\n");
 	while ((n = next_line(&rd, line, sizeof(line))) >= 0) {
 		size_t len = (size_t)n;
 
@@ -443,10 +450,10 @@ tty_format(const struct message *m, int stored)
 	if (in_header && slen > 0 && put_line(subject, slen))
 		cut = 1;
 	if (cut && stored)
-		put("[message cut; the whole text is in the mailbox]\r\n", 49);
+		put_str("[message cut; the whole text is in the mailbox]\r\n");
 	else if (cut)
-		put("[message cut]\r\n", 15);
-	put("EOF\r\n", 5);
+		put_str("[message cut]\r\n");
+	put_str("EOF\r\n");
 	return cut;
 }
 
