@@ -9,12 +9,12 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o addr.o alias.o deliver.o tty.o
+OBJ	= smtpd.o session.o addr.o alias.o deliver.o queue.o dsn.o tty.o
 
 smtpd: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 $(OBJ): smtpd.h
-session.o: reply.h
+session.o dsn.o: reply.h
 .c.o:
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
 

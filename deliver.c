@@ -192,7 +192,7 @@ needs_quote(const char *p, size_t n)
 }
 
 /*
- * Append the spool to o from offset 0.  Without quoting the spool is read
+ * Append the spool to o from m->offset.  Without quoting the spool is read
  * straight into the output buffer, so a small message is one write.
  */
 static int
@@ -213,7 +213,7 @@ copy_spool(const struct message *m, struct out *o, int quote)
 		}
 		if ((size_t)(m->size - off) < room)
 			room = (size_t)(m->size - off);
-		if ((n = pread(m->fd, dst, room, off)) <= 0) {
+		if ((n = pread(m->fd, dst, room, m->offset + off)) <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			return -1;
@@ -605,7 +605,7 @@ agent_child(const struct message *m, const struct target *tg, char **argv,
 	signal(SIGXFSZ, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(m->fd, 0) < 0 || lseek(0, 0, SEEK_SET) != 0 ||
+	if (dup2(m->fd, 0) < 0 || lseek(0, m->offset, SEEK_SET) != m->offset ||
 	    dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 		_exit(EX_TEMPFAIL);
 	if (logfd > 2)

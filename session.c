@@ -712,9 +712,11 @@ received_header(struct session *s, struct receiver *rv)
 }
 
 /*
- * The outcome of targets [first, first + n): delivered when all are,
- * temporary when any is, else delivered when some are (the others are
- * logged), else permanent.  Loops are told apart for their own reply.
+ * The outcome of targets [first, first + n): delivered when all are.
+ * Some delivered and others failed is R_PARTIAL with SMTP, which
+ * deliver() hands to the queue; with LMTP it is temporary if any failure
+ * is, else delivered (the others are logged).  None delivered is
+ * temporary if any failure is, else permanent; loops get their own reply.
  */
 static enum reply
 outcome(const struct session *s, size_t first, size_t n)
@@ -745,6 +747,7 @@ deliver(struct session *s, struct receiver *rv)
 	size_t i, ok = 0;
 
 	m.fd = s->spool;
+	m.offset = 0;
 	m.size = rv->spooled;
 	m.sender = s->sender;
 	m.id = s->msgid;
@@ -773,7 +776,17 @@ deliver(struct session *s, struct receiver *rv)
 	    "delivered=%zu", s->sessid, s->msgid, s->sender, rv->size,
 	    s->nrcpt, ok);
 	if (!conf.lmtp) {
-		reply(s, outcome(s, 0, s->ntarget), s->msgid);
+		enum reply r = outcome(s, 0, s->ntarget);
+		int q;
+
+		/*
+		 * Some copies were delivered: the queue takes the others,
+		 * but not SEND's, which are for a terminal now or never.
+		 */
+		if (r == R_PARTIAL && s->kind != TX_SEND &&
+		    (q = q_settle(&m, s->targets, s->ntarget)) >= 0)
+			r = q > 0 ? R_QUEUED : R_ACCEPTED;
+		reply(s, r, s->msgid);
 		return;
 	}
 	/* RFC 2033 4.2: one reply per accepted recipient, in order. */

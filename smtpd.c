@@ -33,6 +33,9 @@ struct config conf = {
 	.datatime = 1800,
 	.lockwait = 30,
 	.agenttime = 300,
+	.retry = 1800,
+	.maxinterval = 14400,
+	.maxage = 5 * 86400,
 };
 
 static unsigned char	 ibuf[65536];	/* input, filled by read(2) */
@@ -44,13 +47,13 @@ static struct timespec	 deadline;	/* the current read must end by then */
 static void NORETURN
 usage(void)
 {
-	fprintf(stderr, "usage: smtpd [-ELV] [-a aliases] [-D domain] "
-	    "[-d maildir] [-f command]\n"
-	    "             [-h name] [-k seconds] [-m command] [-n rcpts] "
-	    "[-r dir]\n"
-	    "             [-s bytes] [-T seconds] [-t seconds] [-U utmp] "
-	    "[-u user]\n"
-	    "             [-w seconds]\n");
+	fprintf(stderr, "usage: smtpd [-EFLpqV] [-A seconds] [-a aliases] "
+	    "[-D domain] [-d maildir]\n"
+	    "             [-f command] [-h name] [-I seconds] [-k seconds] "
+	    "[-m command]\n"
+	    "             [-n rcpts] [-Q dir] [-R seconds] [-r dir] [-s bytes] "
+	    "[-T seconds]\n"
+	    "             [-t seconds] [-U utmp] [-u user] [-w seconds]\n");
 	exit(1);
 }
 
@@ -215,9 +218,9 @@ main(int argc, char *argv[])
 	const char *user = NULL, *root = NULL, *aliases = NULL;
 	const char *mda = NULL, *fwd = NULL;
 	struct stat st;
-	int ch;
+	int ch, queue = 0;
 
-	while ((ch = getopt(argc, argv, "a:D:d:Ef:h:k:Lm:n:r:s:T:t:U:u:Vw:")) != -1) {
+	while ((ch = getopt(argc, argv, "A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
 		switch (ch) {
 		case 'a':
 			aliases = optarg;
@@ -239,6 +242,25 @@ main(int argc, char *argv[])
 			break;
 		case 'V':
 			conf.vrfy = 1;
+			break;
+		case 'A':
+			conf.maxage = number(optarg, 0, 3650L * 86400, ch);
+			break;
+		case 'F':
+			conf.force = 1;
+			break;
+		case 'I':
+			conf.maxinterval = number(optarg, 1, 365L * 86400, ch);
+			break;
+		case 'p':
+		case 'q':
+			queue = ch;
+			break;
+		case 'Q':
+			conf.queuedir = optarg;
+			break;
+		case 'R':
+			conf.retry = number(optarg, 0, 365L * 86400, ch);
 			break;
 		case 'D':
 			if (conf.ndomains == MAX_DOMAINS) {
@@ -315,6 +337,16 @@ main(int argc, char *argv[])
 	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
+	if (queue == 'p')
+		exit(q_print());
+	if (queue == 'q') {
+		if (geteuid() == 0 || getuid() == 0) {
+			fprintf(stderr, "smtpd: refusing to run the queue as "
+			    "root without -u\n");
+			die("refusing to run the queue as root without -u");
+		}
+		exit(q_run());
+	}
 	if (geteuid() == 0 || getuid() == 0) {
 		log_err("refusing to run as root without -u");
 		sess_refuse();

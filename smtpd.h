@@ -53,6 +53,11 @@ struct config {
 	const char	*utmp;			/* -U, NULL for the system's */
 	char		 peer[MAX_PEER];	/* client address, "" if unknown */
 	int		 peer6;			/* peer is an IPv6 address */
+	const char	*queuedir;		/* -Q, NULL for DIR/.queue */
+	long		 retry;			/* -R: first retry delay */
+	long		 maxinterval;		/* -I: longest retry delay */
+	long		 maxage;		/* -A: bounce after this age */
+	int		 force;			/* -F: every entry is due now */
 };
 extern struct config conf;
 
@@ -96,7 +101,8 @@ enum tx_kind {
 /* What delivery needs to know of one received message. */
 struct message {
 	int		 fd;		/* spool: Received: header + body, LF lines */
-	off_t		 size;		/* bytes in the spool */
+	off_t		 offset;	/* where the spool starts in fd */
+	off_t		 size;		/* bytes in the spool from offset */
 	const char	*sender;	/* "" for the null reverse-path */
 	const char	*id;
 	int		 has_from;	/* some line matches ^>*From  */
@@ -143,6 +149,18 @@ size_t	 dlv_match(const char *, char *, size_t);
 void	 dlv_template(struct template *, const char *, int);
 int	 dlv_spool(void);
 int	 dlv_deliver(const struct message *, const struct target *);
+
+/* queue.c */
+int	 q_settle(const struct message *, struct target *, size_t);
+int	 q_run(void);
+int	 q_print(void);
+
+/* dsn.c */
+void	 dsn_diag(char *, size_t, const struct target *);
+void	 dsn_target(const char *, struct target *);
+int	 dsn_build(const struct message *, long long, const struct target *,
+	    size_t, int, const char *, struct target *, struct message *,
+	    char *, size_t);
 
 /* tty.c */
 int	 tty_open(const char *);

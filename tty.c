@@ -316,7 +316,7 @@ put_line(const char *s, size_t n)
 	return cut;
 }
 
-/* Reads the spool line by line from offset 0. */
+/* Reads the spool line by line from m->offset. */
 struct reader {
 	const struct message	*m;
 	off_t			 off;
@@ -336,13 +336,17 @@ next_line(struct reader *r, char *line, size_t size)
 
 	for (;;) {
 		char *lf;
-		size_t take;
+		size_t take, want;
 		ssize_t got;
 
 		if (r->pos == r->len) {
 			if (r->off >= r->m->size)
 				return any ? (long)n : -1;
-			got = pread(r->m->fd, r->buf, sizeof(r->buf), r->off);
+			want = sizeof(r->buf);
+			if ((off_t)want > r->m->size - r->off)
+				want = (size_t)(r->m->size - r->off);
+			got = pread(r->m->fd, r->buf, want,
+			    r->m->offset + r->off);
 			if (got < 0 && errno == EINTR)
 				continue;
 			if (got <= 0)

@@ -81,9 +81,13 @@ no_byte() {
 }
 
 quiet_tty() {
-	if [ -s "$TTYOUT" ]; then
+	quiet_tty_file "$TTYOUT"
+}
+
+quiet_tty_file() {
+	if [ -s "$1" ]; then
 		printf 'terminal got:\n' >&2
-		od -c "$TTYOUT" >&2
+		od -c "$1" >&2
 		return 1
 	fi
 }
@@ -564,4 +568,18 @@ two_ttys() {
 	codes_are 220 250 500 500 500 221
 	run ehlo_keywords
 	[[ $output != *SEND* && $output != *SOML* && $output != *SAML* ]]
+}
+
+@test "a SEND copy that fails after the data is not queued for later" {
+	mkmbox dave
+	TX=("HELO client.example" "SEND FROM:<carol@client.example>"
+		"RCPT TO:<alice@mx.test.example>" "RCPT TO:<dave@mx.test.example>"
+		DATA "now or never" . QUIT)
+	# dave is logged in too, but his terminal is stopped (^S).
+	run -0 --separate-stderr two_ttys -- -n dave -s
+	codes_are 220 250 250 250 250 354 451 221
+	tty_has "now or never"
+	quiet_tty_file "$TTYOUT2"
+	[ -z "$(ls -A "$MAIL/.queue" 2>/dev/null | grep -v '^\.')" ]
+	count_is 0 mbox_count "$MAIL/dave"
 }

@@ -6,24 +6,13 @@ load helper
 setup() {
 	smtp_setup
 	command -v systemd-socket-activate >/dev/null || skip "needs systemd-socket-activate"
-	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	PORT=$(free_port)
 	# TCPREMOTEIP is set to show that getpeername(0) wins over it.
 	TCPREMOTEIP=203.0.113.5 systemd-socket-activate --accept --inetd -l "127.0.0.1:$PORT" \
 	    -E TCPREMOTEIP=203.0.113.5 \
 	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" >"$BATS_TEST_TMPDIR/launcher.log" 2>&1 3>&- &
 	LAUNCHER=$!
-	python3 -c '
-import socket, sys, time
-deadline = time.time() + 5
-while True:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        break
-    except OSError:
-        if time.time() > deadline:
-            sys.exit("port %s never accepted" % sys.argv[1])
-        time.sleep(0.05)
-' "$PORT"
+	wait_port "$PORT"
 }
 
 teardown() {

@@ -1,0 +1,762 @@
+/*
+ * The deferred queue: copies that failed temporarily wait here for the
+ * next "smtpd -q", and copies that cannot be delivered become delivery
+ * status notifications (RFC 3464).  Each entry is one file in the queue
+ * directory: a small text envelope, a blank line, then the spool exactly
+ * as the session received it.  An entry is written to a temp name,
+ * fsync'd and renamed, and never changed in place, so a crash leaves
+ * either the old entry or the new one.  A runner works on an entry only
+ * while it holds an fcntl lock on it; the kernel drops the lock of a
+ * killed runner, and the next run picks the entry up again.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpd.h"
+
+#define Q_MAGIC		"smtpd-queue 1"
+#define Q_TMP		"tmp."		/* names being written */
+#define Q_STALE_TMP	86400		/* a temp file this old was abandoned */
+#define Q_MAXLINE	1024		/* envelope line, LF included */
+
+/* One queue entry: the envelope of the file, and where the message starts. */
+struct entry {
+	char		 sender[MAX_PATH_LEN + 1];
+	long long	 arrival;	/* first try, seconds since the epoch */
+	long long	 next;		/* next try is due then */
+	unsigned int	 attempts;
+	int		 has_from;
+	char		 error[256];	/* last temporary error */
+	struct target	*rcpts;		/* status DLV_TEMP: still pending */
+	size_t		 nrcpt;
+	off_t		 body;		/* offset of the spooled message */
+};
+
+/* Line reader over pread, which leaves the fd's lock and offset alone. */
+struct lr {
+	int	 fd;
+	off_t	 off;		/* file offset of buf[0] */
+	size_t	 pos, len;
+	char	 buf[8192];
+};
+
+/* Copy size bytes of fd from offset off to f; 0, or -1 with errno. */
+static int
+copy_out(FILE *f, int fd, off_t off, off_t size)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while (size > 0) {
+		size_t want = (size_t)size < sizeof(buf) ? (size_t)size :
+		    sizeof(buf);
+
+		if ((n = pread(fd, buf, want, off)) <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0)
+				errno = EIO;	/* the file shrank */
+			return -1;
+		}
+		if (fwrite(buf, 1, (size_t)n, f) != (size_t)n)
+			return -1;
+		off += n;
+		size -= n;
+	}
+	return 0;
+}
+
+/*
+ * Read one line without its LF into line (size sz).  Returns 1, 0 at the
+ * end of the file, -1 for an error or an overlong line.
+ */
+static int
+lr_line(struct lr *r, char *line, size_t sz)
+{
+	size_t n = 0;
+	ssize_t got;
+
+	for (;;) {
+		if (r->pos == r->len) {
+			r->off += (off_t)r->len;
+			r->pos = r->len = 0;
+			got = pread(r->fd, r->buf, sizeof(r->buf), r->off);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				return -1;
+			if (got == 0)
+				return n > 0 ? -1 : 0;
+			r->len = (size_t)got;
+		}
+		if (r->buf[r->pos] == '\n') {
+			r->pos++;
+			line[n] = '\0';
+			return 1;
+		}
+		if (n + 1 == sz)
+			return -1;
+		line[n++] = r->buf[r->pos++];
+	}
+}
+
+/* The queue directory: -Q, else DIR/.queue, a name no mailbox can have. */
+static int
+q_path(char *buf, size_t sz)
+{
+	int n;
+
+	if (conf.queuedir != NULL)
+		n = snprintf(buf, sz, "%s", conf.queuedir);
+	else
+		n = snprintf(buf, sz, "%s/.queue", conf.maildir);
+	return n > 0 && (size_t)n < sz ? 0 : -1;
+}
+
+/* Open the queue directory, creating it if create is set; -1 on error. */
+static int
+q_open(int create)
+{
+	char path[4096];
+	int fd;
+
+	if (q_path(path, sizeof(path)) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
+		log_err("queue %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 &&
+	    (create || errno != ENOENT))
+		log_err("queue %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Close an fd that was only read or a directory; a failure is logged. */
+static void
+q_close(int fd)
+{
+	if (close(fd) != 0)
+		log_err("queue: close: %s", strerror(errno));
+}
+
+/* Write the envelope of e and the pending recipients in r[0..n). */
+static void
+write_envelope(FILE *f, const struct entry *e, const struct target *r,
+    size_t n)
+{
+	size_t i;
+
+	fprintf(f, "%s\nsender %s\narrival %lld\nattempts %u\nnext %lld\n"
+	    "has-from %d\nerror %s\n", Q_MAGIC, e->sender, e->arrival,
+	    e->attempts, e->next, e->has_from, e->error);
+	/* A tab can be in neither: see dlv_valid_user() and addr_path(). */
+	for (i = 0; i < n; i++) {
+		if (r[i].status != DLV_TEMP || r[i].dup != 0)
+			continue;
+		if (r[i].kind == T_REMOTE)
+			fprintf(f, "remote %s\n", r[i].addr);
+		else
+			fprintf(f, "local %s\t%s\n", r[i].user, r[i].addr);
+	}
+	putc('\n', f);
+}
+
+/*
+ * Store an entry: the envelope of e, the recipients of r[0..n) whose
+ * status is DLV_TEMP, and the spool of m.  With replace the file takes
+ * the place of that name; else it gets a new name from m->id (which goes
+ * to name).  The directory is fsync'd before this returns 0.
+ */
+static int
+write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
+    const struct message *m, const char *replace, char *name, size_t namesz)
+{
+	static unsigned int counter;
+	char tmp[64];
+	FILE *f;
+	int i, fd, err = 0, rc = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s%ld.%u", Q_TMP, (long)getpid(),
+	    ++counter);
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		log_err("queue %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		err = errno;
+		(void)close(fd);	/* empty; unlinked below */
+	} else {
+		errno = 0;
+		write_envelope(f, e, r, n);
+		if (copy_out(f, m->fd, m->offset, m->size) != 0 ||
+		    fflush(f) != 0 || ferror(f) || fsync(fd) != 0)
+			err = errno ? errno : EIO;
+		if (fclose(f) != 0 && err == 0)
+			err = errno;
+	}
+	if (err != 0) {
+		log_err("queue %s: write: %s", tmp, strerror(err));
+		goto fail;
+	}
+	if (replace != NULL) {
+		if (renameat(dfd, tmp, dfd, replace) != 0) {
+			log_err("queue %s: rename: %s", replace,
+			    strerror(errno));
+			goto fail;
+		}
+		snprintf(name, namesz, "%s", replace);
+	} else {
+		/* link() never replaces an entry of the same name. */
+		for (i = 0; i < 100; i++) {
+			if (i == 0)
+				snprintf(name, namesz, "%s", m->id);
+			else
+				snprintf(name, namesz, "%s-%d", m->id, i);
+			if (linkat(dfd, tmp, dfd, name, 0) == 0)
+				break;
+			if (errno == EEXIST)
+				continue;
+			if (renameat(dfd, tmp, dfd, name) == 0)
+				break;
+			log_err("queue %s: link: %s", name, strerror(errno));
+			goto fail;
+		}
+		if (i == 100) {
+			log_err("queue %s: no free name", m->id);
+			goto fail;
+		}
+	}
+	if (fsync(dfd) != 0) {
+		log_err("queue: fsync: %s", strerror(errno));
+		goto fail;
+	}
+	rc = 0;
+fail:
+	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
+		log_err("queue %s: unlink: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+static int
+parse_num(const char *s, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return errno != 0 || end == s || *end != '\0' || *v < 0 ? -1 : 0;
+}
+
+/* Add a target to e: "user<TAB>addr" if local, else "addr". */
+static int
+add_rcpt(struct entry *e, enum target_kind kind, const char *v)
+{
+	const char *tab = strchr(v, '\t'), *addr = v;
+	struct target *r;
+	size_t ul = 0;
+
+	if (kind == T_LOCAL) {
+		if (tab == NULL || (ul = (size_t)(tab - v)) > MAX_LOCAL)
+			return -1;
+		addr = tab + 1;
+	}
+	if (*addr == '\0' || strlen(addr) > MAX_PATH_LEN)
+		return -1;
+	if ((r = realloc(e->rcpts, (e->nrcpt + 1) * sizeof(*r))) == NULL)
+		return -1;
+	e->rcpts = r;
+	r = &e->rcpts[e->nrcpt];
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	memcpy(r->user, v, ul);
+	r->user[ul] = '\0';
+	memcpy(r->addr, addr, strlen(addr) + 1);
+	r->status = DLV_TEMP;
+	if (kind == T_LOCAL && !dlv_valid_user(r->user))
+		return -1;
+	e->nrcpt++;
+	return 0;
+}
+
+/* Read the envelope of the entry open on fd into e; -1 if it is bad. */
+static int
+read_entry(int fd, struct entry *e)
+{
+	static struct lr r;
+	char line[Q_MAXLINE];
+	long long v;
+	int got, seen = 0;
+
+	memset(e, 0, sizeof(*e));
+	memset(&r, 0, offsetof(struct lr, buf));
+	r.fd = fd;
+	if (lr_line(&r, line, sizeof(line)) != 1 || strcmp(line, Q_MAGIC) != 0)
+		goto bad;
+	while ((got = lr_line(&r, line, sizeof(line))) == 1 &&
+	    line[0] != '\0') {
+		char *val = strchr(line, ' ');
+
+		if (val == NULL)
+			goto bad;
+		*val++ = '\0';
+		if (strcmp(line, "sender") == 0 && strlen(val) <= MAX_PATH_LEN) {
+			memcpy(e->sender, val, strlen(val) + 1);
+			seen |= 1;
+		} else if (strcmp(line, "arrival") == 0 && parse_num(val, &v) == 0) {
+			e->arrival = v;
+			seen |= 2;
+		} else if (strcmp(line, "attempts") == 0 &&
+		    parse_num(val, &v) == 0 && v < 1000000) {
+			e->attempts = (unsigned int)v;
+			seen |= 4;
+		} else if (strcmp(line, "next") == 0 && parse_num(val, &v) == 0) {
+			e->next = v;
+			seen |= 8;
+		} else if (strcmp(line, "has-from") == 0)
+			e->has_from = strcmp(val, "0") != 0;
+		else if (strcmp(line, "error") == 0)
+			sanitize(e->error, sizeof(e->error), val, strlen(val));
+		else if (strcmp(line, "local") == 0 ||
+		    strcmp(line, "remote") == 0) {
+			if (add_rcpt(e, line[0] == 'l' ? T_LOCAL : T_REMOTE,
+			    val) != 0)
+				goto bad;
+		} else
+			goto bad;
+	}
+	if (got != 1 || seen != 15 || e->nrcpt == 0)
+		goto bad;
+	e->body = r.off + (off_t)r.pos;
+	return 0;
+bad:
+	free(e->rcpts);
+	e->rcpts = NULL;
+	e->nrcpt = 0;
+	return -1;
+}
+
+/*
+ * Notify the sender of m about the recipients of r[0..n) that failed for
+ * good (and, if expired, those still pending).  The notification comes
+ * from <>, is delivered at once, and is queued itself if that fails
+ * temporarily.  A message from <> never causes one.  Returns -1 when it
+ * could be neither delivered nor queued and may be tried again; one that
+ * not even postmaster can take is logged and counts as sent.
+ */
+static int
+notify(int dfd, const struct message *m, long long arrival,
+    const struct target *r, size_t n, int expired, const char *lasterr)
+{
+	struct message d;
+	struct target to;
+	struct entry e;
+	char id[64], name[128];
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < n; i++)
+		if (r[i].dup == 0 && (r[i].status == DLV_PERM ||
+		    (expired && r[i].status == DLV_TEMP)))
+			break;
+	if (i == n)
+		return 0;
+	if (m->sender[0] == '\0') {
+		log_info("msg=%s from=<> failed copies dropped, no notification",
+		    m->id);
+		return 0;
+	}
+	if (dsn_build(m, arrival, r, n, expired, lasterr, &to, &d, id,
+	    sizeof(id)) != 0)
+		return -1;
+	to.status = dlv_deliver(&d, &to);
+	if (to.status == DLV_PERM && strcmp(to.user, "postmaster") != 0) {
+		dsn_target("", &to);
+		to.status = dlv_deliver(&d, &to);
+	}
+	if (to.status != DLV_TEMP)
+		rc = 0;
+	else {
+		memset(&e, 0, sizeof(e));
+		e.arrival = e.next = time(NULL);
+		e.next += conf.retry;
+		e.attempts = 1;
+		e.has_from = d.has_from;
+		dsn_diag(e.error, sizeof(e.error), &to);
+		if (dfd >= 0 && write_entry(dfd, &e, &to, 1, &d, NULL, name,
+		    sizeof(name)) == 0) {
+			log_info("msg=%s queued=%s rcpt=<%s>", id, name,
+			    to.addr);
+			rc = 0;
+		}
+	}
+	if (to.status == DLV_PERM)
+		log_err("msg=%s dsn=%s to=<%s> failed permanently; dropped",
+		    m->id, id, to.addr);
+	else
+		log_info("msg=%s dsn=%s to=<%s> status=%s", m->id, id,
+		    to.addr, rc != 0 ? "failed" : to.status == DLV_OK ? "sent" :
+		    "queued");
+	if (close(d.fd) != 0)
+		log_err("msg=%s dsn spool close: %s", m->id, strerror(errno));
+	return rc;
+}
+
+/*
+ * A notification could not be sent: keep the targets it was about in the
+ * queue, so that a later run reports them.  A looped copy is never tried
+ * again.  Returns how many more are pending.
+ */
+static size_t
+keep_unreported(struct target *r, size_t n)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < n; i++)
+		if (r[i].status == DLV_PERM && !r[i].looped && r[i].dup == 0) {
+			r[i].status = DLV_TEMP;
+			kept++;
+		}
+	return kept;
+}
+
+/*
+ * After a session delivered some copies of m: queue the targets that
+ * failed temporarily and notify the sender about those that failed for
+ * good.  Returns 1 if some were queued, 0 if none had to be, and -1 if
+ * the queue entry could not be written, so that the client keeps the
+ * responsibility for the message.
+ */
+int
+q_settle(const struct message *m, struct target *r, size_t n)
+{
+	struct entry e;
+	char name[128];
+	size_t i, temp = 0;
+	int dfd;
+
+	memset(&e, 0, sizeof(e));
+	e.arrival = e.next = time(NULL);
+	dfd = q_open(1);
+	if (notify(dfd, m, e.arrival, r, n, 0, NULL) != 0) {
+		log_err("msg=%s notification not sent; kept in the queue",
+		    m->id);
+		keep_unreported(r, n);
+	}
+	for (i = 0; i < n; i++)
+		if (r[i].status == DLV_TEMP && r[i].dup == 0)
+			temp++;
+	if (temp == 0 || dfd < 0) {
+		if (dfd >= 0)
+			q_close(dfd);
+		return temp == 0 ? 0 : -1;
+	}
+	snprintf(e.sender, sizeof(e.sender), "%s", m->sender);
+	e.next += conf.retry;
+	e.attempts = 1;
+	e.has_from = m->has_from;
+	for (i = 0; r[i].status != DLV_TEMP || r[i].dup != 0; i++)
+		continue;
+	dsn_diag(e.error, sizeof(e.error), &r[i]);
+	if (write_entry(dfd, &e, r, n, m, NULL, name, sizeof(name)) != 0) {
+		q_close(dfd);
+		return -1;
+	}
+	log_info("msg=%s queued=%s rcpts=%zu", m->id, name, temp);
+	q_close(dfd);
+	return 1;
+}
+
+/* The delay before attempt number attempts + 1: doubling, capped. */
+static long
+backoff(unsigned int attempts)
+{
+	long d = conf.retry;
+	unsigned int i;
+
+	for (i = 1; i < attempts && d < conf.maxinterval; i++)
+		d = d > 0 ? d * 2 : 1;
+	return d < conf.maxinterval ? d : conf.maxinterval;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The names of the entries in the queue, sorted, in a NULL-terminated
+ * array; *n gets their count.  Temp files abandoned long ago are removed
+ * when clean is set.
+ */
+static char **
+list_entries(int dfd, size_t *n, int clean)
+{
+	char **names = NULL, **nn;
+	struct dirent *de;
+	struct stat st;
+	size_t cap = 0;
+	DIR *d;
+	int fd;
+
+	*n = 0;
+	if ((fd = dup(dfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		log_err("queue: %s", strerror(errno));
+		if (fd >= 0)
+			q_close(fd);
+		return NULL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (strncmp(de->d_name, Q_TMP, strlen(Q_TMP)) == 0) {
+			if (clean && fstatat(dfd, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    time(NULL) - st.st_mtime > Q_STALE_TMP &&
+			    unlinkat(dfd, de->d_name, 0) == 0)
+				log_info("queue: removed abandoned %s",
+				    de->d_name);
+			continue;
+		}
+		if (*n + 1 >= cap) {
+			cap = cap ? cap * 2 : 32;
+			if ((nn = realloc(names, cap * sizeof(*nn))) == NULL)
+				break;
+			names = nn;
+		}
+		if ((names[*n] = strdup(de->d_name)) == NULL)
+			break;
+		names[++*n] = NULL;
+	}
+	if (closedir(d) != 0)
+		log_err("queue: closedir: %s", strerror(errno));
+	if (names != NULL)
+		qsort(names, *n, sizeof(*names), cmp_names);
+	return names;
+}
+
+static void
+free_names(char **names)
+{
+	size_t i;
+
+	for (i = 0; names != NULL && names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
+}
+
+/*
+ * Try the entry name once, if it is due and no other runner holds it.
+ * Delivered recipients leave the entry; it is rewritten with the rest
+ * or removed, and bounced when it is older than -A.
+ */
+static void
+run_entry(int dfd, const char *name)
+{
+	struct flock fl;
+	struct stat st, cur;
+	struct message m;
+	struct entry e;
+	char renamed[128];
+	size_t i, temp = 0, ok = 0;
+	int fd, expired;
+	time_t now;
+
+	if ((fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			log_err("queue %s: %s", name, strerror(errno));
+		return;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		if (errno != EACCES && errno != EAGAIN)
+			log_err("queue %s: lock: %s", name, strerror(errno));
+		q_close(fd);
+		return;
+	}
+	/* Another runner may have replaced or removed it meanwhile. */
+	if (fstat(fd, &st) != 0 || fstatat(dfd, name, &cur,
+	    AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != cur.st_dev ||
+	    st.st_ino != cur.st_ino || !S_ISREG(st.st_mode)) {
+		q_close(fd);
+		return;
+	}
+	if (read_entry(fd, &e) != 0) {
+		log_err("queue %s: bad entry, left alone", name);
+		goto done;
+	}
+	now = time(NULL);
+	if (!conf.force && e.next > (long long)now)
+		goto done;
+	memset(&m, 0, sizeof(m));
+	m.fd = fd;
+	m.offset = e.body;
+	m.size = st.st_size - e.body;
+	m.sender = e.sender;
+	m.id = name;
+	m.has_from = e.has_from;
+	for (i = 0; i < e.nrcpt; i++) {
+		if (e.rcpts[i].kind == T_REMOTE && conf.fwd.n == 0) {
+			log_err("queue %s: <%s> needs the forwarder -f; kept",
+			    name, e.rcpts[i].addr);
+			temp++;
+			continue;
+		}
+		e.rcpts[i].status = dlv_deliver(&m, &e.rcpts[i]);
+		if (e.rcpts[i].status == DLV_TEMP)
+			temp++;
+		else if (e.rcpts[i].status == DLV_OK)
+			ok++;
+	}
+	now = time(NULL);
+	e.attempts++;
+	expired = now - e.arrival >= conf.maxage;
+	for (i = 0; i < e.nrcpt; i++)
+		if (e.rcpts[i].status == DLV_TEMP)
+			dsn_diag(e.error, sizeof(e.error), &e.rcpts[i]);
+	if (notify(dfd, &m, e.arrival, e.rcpts, e.nrcpt, expired,
+	    e.error) != 0) {
+		log_err("queue %s: notification not sent; kept", name);
+		temp += keep_unreported(e.rcpts, e.nrcpt);
+		expired = 0;
+	}
+	if (temp > 0 && !expired) {
+		e.next = (long long)now + backoff(e.attempts);
+		if (write_entry(dfd, &e, e.rcpts, e.nrcpt, &m, name, renamed,
+		    sizeof(renamed)) != 0)
+			log_err("queue %s: not rewritten; delivered copies "
+			    "will be tried again", name);
+		else
+			log_info("queue %s deferred attempts=%u delivered=%zu "
+			    "pending=%zu", name, e.attempts, ok, temp);
+	} else {
+		if (unlinkat(dfd, name, 0) != 0 || fsync(dfd) != 0)
+			log_err("queue %s: remove: %s", name, strerror(errno));
+		else
+			log_info("queue %s done attempts=%u%s", name,
+			    e.attempts, expired && temp > 0 ? " expired" : "");
+	}
+done:
+	free(e.rcpts);
+	/* Closing drops the lock, after the entry was renamed or removed. */
+	if (close(fd) != 0)
+		log_err("queue %s: close: %s", name, strerror(errno));
+}
+
+/* smtpd -q: run the queue once.  Exit status 0, or 1 if it cannot be read. */
+int
+q_run(void)
+{
+	char **names;
+	size_t i, n;
+	int dfd;
+
+	if ((dfd = q_open(0)) < 0)
+		return errno == ENOENT ? 0 : 1;
+	if ((names = list_entries(dfd, &n, 1)) == NULL && n == 0) {
+		q_close(dfd);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		run_entry(dfd, names[i]);
+	free_names(names);
+	q_close(dfd);
+	return 0;
+}
+
+/* "3d4h", "12m", "40s": a short duration for -p. */
+static void
+duration(char *buf, size_t sz, long long s)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(buf, sz, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, sz, "%lldh%lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, sz, "%lldm", s / 60);
+	else
+		snprintf(buf, sz, "%llds", s);
+}
+
+/* smtpd -p: print the queue like mailq.  Exit status 0, or 1. */
+int
+q_print(void)
+{
+	char **names, age[32], next[32], clean[MAX_PATH_LEN + 1], id[128];
+	struct flock fl;
+	struct stat st;
+	struct entry e;
+	size_t i, j, n, shown = 0;
+	time_t now = time(NULL);
+	int dfd, fd;
+
+	if ((dfd = q_open(0)) < 0) {
+		if (errno != ENOENT)
+			return 1;
+		printf("Queue is empty\n");
+		return 0;
+	}
+	names = list_entries(dfd, &n, 0);
+	for (i = 0; i < n; i++) {
+		if ((fd = openat(dfd, names[i], O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC)) < 0)
+			continue;
+		sanitize(id, sizeof(id), names[i], strlen(names[i]));
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    read_entry(fd, &e) != 0) {
+			printf("%s  (unreadable entry)\n", id);
+			q_close(fd);
+			continue;
+		}
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_GETLK, &fl) != 0)
+			fl.l_type = F_UNLCK;
+		duration(age, sizeof(age), (long long)now - e.arrival);
+		duration(next, sizeof(next), e.next - (long long)now);
+		sanitize(clean, sizeof(clean), e.sender, strlen(e.sender));
+		printf("%s  %lld bytes  age %s  attempts %u  %s%s  <%s>\n",
+		    id, (long long)(st.st_size - e.body), age,
+		    e.attempts, fl.l_type != F_UNLCK ? "being tried" :
+		    e.next <= (long long)now ? "due" : "next in ",
+		    fl.l_type != F_UNLCK || e.next <= (long long)now ? "" :
+		    next, clean);
+		for (j = 0; j < e.nrcpt; j++) {
+			sanitize(clean, sizeof(clean), e.rcpts[j].addr,
+			    strlen(e.rcpts[j].addr));
+			printf("\t<%s>\n", clean);
+		}
+		printf("\t(%s)\n", e.error);
+		free(e.rcpts);
+		q_close(fd);
+		shown++;
+	}
+	free_names(names);
+	q_close(dfd);
+	if (shown == 0 && n == 0)
+		printf("Queue is empty\n");
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return 1;
+	return 0;
+}
