@@ -40,7 +40,21 @@ install: smtpd
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpd $(DESTDIR)$(MANDIR)/man8/smtpd.8
 
+# The systemd units, with ExecStart pointing at $(SBINDIR).
+UNITS	= smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer
+
+install-units:
+	mkdir -p $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do \
+		sed 's|/usr/local/sbin/smtpd|$(SBINDIR)/smtpd|' systemd/$$u \
+		    >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+
+uninstall-units:
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+
 clean:
 	rm -f smtpd $(OBJ)
 
-.PHONY: check demo lint install uninstall clean
+.PHONY: check demo lint install uninstall install-units uninstall-units clean

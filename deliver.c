@@ -692,6 +692,7 @@ deliver_copy(const struct message *m, const struct target *tg)
 	    conf.mda.n > 0 ? &conf.mda : NULL;
 	char *argv[MAX_WORDS + 1], words[4096], said[256];
 	struct timespec t0, t1;
+	char addr[MAX_LOGVAL], user[MAX_LOGVAL], esaid[MAX_LOGVAL];
 	int status, st, pfd[2] = { -1, -1 };
 	pid_t pid;
 
@@ -699,7 +700,7 @@ deliver_copy(const struct message *m, const struct target *tg)
 	if (t != NULL && expand_words(t, m, tg, words, sizeof(words),
 	    argv) != 0) {
 		log_err("msg=%s rcpt=<%s>: agent arguments too long", m->id,
-		    tg->addr);
+		    log_esc(addr, sizeof(addr), tg->addr));
 		return DLV_PERM;
 	}
 	if (t != NULL && pipe(pfd) != 0) {
@@ -734,13 +735,15 @@ deliver_copy(const struct message *m, const struct target *tg)
 		st = DLV_PERM;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("msg=%s rcpt=<%s> %s=%s status=%s exit=%d delay=%.3f%s%s",
-	    m->id, tg->addr, t == NULL ? "mailbox" : tg->kind == T_REMOTE ?
-	    "forwarder" : "mda", t == NULL ? tg->user : t->words[0],
+	    m->id, log_esc(addr, sizeof(addr), tg->addr), t == NULL ?
+	    "mailbox" : tg->kind == T_REMOTE ? "forwarder" : "mda",
+	    log_esc(user, sizeof(user), t == NULL ? tg->user : t->words[0]),
 	    st == DLV_OK ? "sent" : st == DLV_TEMP ? "deferred" : "bounced",
 	    status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) :
 	    128 + WTERMSIG(status), (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-	    said[0] != '\0' ? " said=" : "", said);
+	    said[0] != '\0' ? " said=" : "",
+	    log_esc(esaid, sizeof(esaid), said));
 	return st;
 }
 

@@ -365,7 +365,7 @@ notify(int dfd, const struct message *m, long long arrival,
 	struct message d;
 	struct target to;
 	struct entry e;
-	char id[64], name[128];
+	char id[64], name[128], addr[MAX_LOGVAL];
 	size_t i;
 	int rc = -1;
 
@@ -400,17 +400,17 @@ notify(int dfd, const struct message *m, long long arrival,
 		if (dfd >= 0 && write_entry(dfd, &e, &to, 1, &d, NULL, name,
 		    sizeof(name)) == 0) {
 			log_info("msg=%s queued=%s rcpt=<%s>", id, name,
-			    to.addr);
+			    log_esc(addr, sizeof(addr), to.addr));
 			rc = 0;
 		}
 	}
 	if (to.status == DLV_PERM)
 		log_err("msg=%s dsn=%s to=<%s> failed permanently; dropped",
-		    m->id, id, to.addr);
+		    m->id, id, log_esc(addr, sizeof(addr), to.addr));
 	else
 		log_info("msg=%s dsn=%s to=<%s> status=%s", m->id, id,
-		    to.addr, rc != 0 ? "failed" : to.status == DLV_OK ? "sent" :
-		    "queued");
+		    log_esc(addr, sizeof(addr), to.addr), rc != 0 ? "failed" :
+		    to.status == DLV_OK ? "sent" : "queued");
 	if (close(d.fd) != 0)
 		log_err("msg=%s dsn spool close: %s", m->id, strerror(errno));
 	return rc;
@@ -572,7 +572,7 @@ run_entry(int dfd, const char *name)
 	struct stat st, cur;
 	struct message m;
 	struct entry e;
-	char renamed[128];
+	char renamed[128], addr[MAX_LOGVAL];
 	size_t i, temp = 0, ok = 0;
 	int fd, expired;
 	time_t now;
@@ -616,7 +616,7 @@ run_entry(int dfd, const char *name)
 	for (i = 0; i < e.nrcpt; i++) {
 		if (e.rcpts[i].kind == T_REMOTE && conf.fwd.n == 0) {
 			log_err("queue %s: <%s> needs the forwarder -f; kept",
-			    name, e.rcpts[i].addr);
+			    name, log_esc(addr, sizeof(addr), e.rcpts[i].addr));
 			temp++;
 			continue;
 		}

@@ -39,6 +39,8 @@ struct session {
 	char		 sessid[24];
 	char		 msgid[32];
 	unsigned int	 nmsg;
+	unsigned int	 nrefused;		/* 4xx and 5xx replies */
+	const char	*cmdline;		/* the command being answered */
 	int		 spool;			/* -1 until the first DATA */
 };
 
@@ -95,6 +97,52 @@ state_name(enum state st)
 	return "?";
 }
 
+/*
+ * Log a 4xx or 5xx answer to a command: its verb and argument, escaped,
+ * and why, which is the reply's own text without its argument.
+ */
+static void
+log_refusal(struct session *s, const struct reply_text *t)
+{
+	char verb[64], arg[MAX_LOGVAL], why[128], word[16], peer[MAX_LOGVAL];
+	const char *p;
+	size_t n = strcspn(s->cmdline, " ");
+
+	if (n >= sizeof(word))
+		n = sizeof(word) - 1;
+	memcpy(word, s->cmdline, n);
+	word[n] = '\0';
+	p = strchr(s->cmdline, ' ');
+	log_esc(verb, sizeof(verb), word);
+	log_esc(arg, sizeof(arg), p != NULL ? p + 1 : "");
+
+	/* The text without "%s", blanks not doubled. */
+	n = 0;
+	for (p = t->text; *p != '\0' && n + 1 < sizeof(why); p++) {
+		if (p[0] == '%' && p[1] == 's')
+			p++;
+		else if (*p != ' ' || (n > 0 && why[n - 1] != ' '))
+			why[n++] = *p;
+	}
+	while (n > 0 && why[n - 1] == ' ')
+		n--;
+	why[n] = '\0';
+	s->nrefused++;
+	/* The client is repeated for fail2ban, which reads one line. */
+	log_info("session=%s refused client=%s code=%d esc=%s cmd=%s arg=%s "
+	    "why=\"%s\"", s->sessid, log_esc(peer, sizeof(peer),
+	    conf.peer[0] != '\0' ? conf.peer : "local"), t->code,
+	    t->esc[0] != '\0' ? t->esc : "-", verb, arg, why);
+}
+
+/* The last line of a session: how it ended, and counts. */
+static void
+log_end(struct session *s, const char *how)
+{
+	log_info("session=%s end=%s state=%s messages=%u refused=%u",
+	    s->sessid, how, state_name(s->state), s->nmsg, s->nrefused);
+}
+
 /* Write one reply line; more != 0 makes it a "NNN-" continuation line. */
 static void
 reply_line(struct session *s, enum reply r, const char *arg, int more)
@@ -118,6 +166,8 @@ reply_line(struct session *s, enum reply r, const char *arg, int more)
 	/* Syntax and sequence errors in a row end the session. */
 	if (more)
 		return;
+	if (t->code >= 400 && s->cmdline != NULL)
+		log_refusal(s, t);
 	if (t->code == 500 || t->code == 501 || t->code == 503 ||
 	    t->code == 555)
 		s->errors++;
@@ -141,11 +191,11 @@ reply_more(struct session *s, enum reply r, const char *arg)
 static void NORETURN
 bye421(struct session *s, enum reply r)
 {
+	s->cmdline = NULL;
 	reply(s, r, conf.hostname);
 	io_flush();
-	log_info("session=%s end=%s state=%s", s->sessid,
-	    r == R_TIMEOUT ? "timeout" : r == R_NOPRIV ? "refused" : "errors",
-	    state_name(s->state));
+	log_end(s, r == R_TIMEOUT ? "timeout" : r == R_NOPRIV ? "refused" :
+	    "errors");
 	exit(0);
 }
 
@@ -384,9 +434,13 @@ resolve(struct session *s, const char *local, const char *addr,
 	if (conf.fwd.n == 0) {		/* list members we cannot reach */
 		for (i = n = first; i < s->ntarget; i++) {
 			if (s->targets[i].kind == T_REMOTE) {
+				char name[MAX_LOGVAL], member[MAX_LOGVAL];
+
 				log_info("session=%s alias=%s member=<%s> "
-				    "skipped=no-forwarder", s->sessid, local,
-				    s->targets[i].addr);
+				    "skipped=no-forwarder", s->sessid,
+				    log_esc(name, sizeof(name), local),
+				    log_esc(member, sizeof(member),
+				    s->targets[i].addr));
 				continue;
 			}
 			s->targets[n++] = s->targets[i];
@@ -472,9 +526,7 @@ cmd_rcpt(struct session *s, char *arg)
 		snprintf(to, sizeof(to), "<%s>", rep == R_NOTLOCAL ?
 		    s->targets[first].addr : "");
 		s->ntarget = first;
-		log_info("session=%s rcpt=<%s> refused=%d", s->sessid,
-		    pa.addr, replies[rep].code);
-		reply(s, rep, to);
+		reply(s, rep, to);	/* logged as a refusal */
 		return;
 	}
 	r = &s->rcpts[s->nrcpt++];
@@ -744,6 +796,7 @@ static void
 deliver(struct session *s, struct receiver *rv)
 {
 	struct message m;
+	char from[MAX_LOGVAL], addr[MAX_LOGVAL];
 	size_t i, ok = 0;
 
 	m.fd = s->spool;
@@ -766,15 +819,16 @@ deliver(struct session *s, struct receiver *rv)
 		if (t->looped) {
 			t->status = DLV_PERM;
 			log_info("session=%s msg=%s rcpt=<%s> status=loop",
-			    s->sessid, s->msgid, t->addr);
+			    s->sessid, s->msgid,
+			    log_esc(addr, sizeof(addr), t->addr));
 			continue;
 		}
 		t->status = dlv_deliver(&m, t);
 		ok += t->status == DLV_OK;
 	}
 	log_info("session=%s msg=%s from=<%s> size=%lu rcpts=%zu "
-	    "delivered=%zu", s->sessid, s->msgid, s->sender, rv->size,
-	    s->nrcpt, ok);
+	    "delivered=%zu", s->sessid, s->msgid,
+	    log_esc(from, sizeof(from), s->sender), rv->size, s->nrcpt, ok);
 	if (!conf.lmtp) {
 		enum reply r = outcome(s, 0, s->ntarget);
 		int q;
@@ -803,6 +857,10 @@ cmd_data(struct session *s, char *arg)
 		[E_LONGLINE] = R_MSG_LONGLINE, [E_BARELF] = R_MSG_BARELF,
 		[E_TOOBIG] = R_MSG_TOOBIG, [E_SPOOL] = R_NOSPACE,
 	};
+	static const char *const err_name[] = {
+		[E_LONGLINE] = "longline", [E_BARELF] = "barelf",
+		[E_TOOBIG] = "toobig", [E_SPOOL] = "spool",
+	};
 	size_t i;
 	int r;
 
@@ -830,13 +888,13 @@ cmd_data(struct session *s, char *arg)
 	if ((r = receive(&rv)) == IO_TIMEOUT)
 		bye421(s, R_TIMEOUT);
 	if (r == IO_EOF) {
-		log_info("session=%s end=eof state=data", s->sessid);
+		log_end(s, "eof-in-data");
 		exit(0);
 	}
 	spool_write(&rv, rv.out, rv.outlen);
 	if (rv.err != E_NONE) {
-		log_info("session=%s msg=%s refused=%d size=%lu", s->sessid,
-		    s->msgid, (int)rv.err, rv.size);
+		log_info("session=%s msg=%s error=%s size=%lu", s->sessid,
+		    s->msgid, err_name[rv.err], rv.size);
 		for (i = 0; i < (conf.lmtp ? s->nrcpt : 1); i++)
 			reply(s, err_reply[rv.err], NULL);
 	} else
@@ -871,7 +929,7 @@ cmd_quit(struct session *s, char *arg)
 	}
 	reply(s, R_BYE, conf.hostname);
 	io_flush();
-	log_info("session=%s end=quit messages=%u", s->sessid, s->nmsg);
+	log_end(s, "quit");
 	exit(0);
 }
 
@@ -1049,6 +1107,7 @@ dispatch(struct session *s, char *line, size_t len)
 
 	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
 		line[--len] = '\0';
+	s->cmdline = line;
 	if (memchr(line, '\0', len) != NULL) {
 		reply(s, R_UNKNOWN, NULL);
 		return;
@@ -1074,12 +1133,32 @@ dispatch(struct session *s, char *line, size_t len)
 	reply(s, R_UNKNOWN, NULL);
 }
 
+/* Name the session and log the connection. */
+static void
+sess_start(struct session *s)
+{
+	char peer[MAX_LOGVAL];
+
+	s->state = ST_INIT;
+	s->spool = -1;
+	snprintf(s->sessid, sizeof(s->sessid), "%lX%05lX",
+	    (unsigned long)time(NULL), (unsigned long)getpid() & 0xfffff);
+	log_info("session=%s connect client=%s", s->sessid,
+	    log_esc(peer, sizeof(peer), conf.peer[0] != '\0' ? conf.peer :
+	    "local"));
+}
+
 /* Started as root without -u: say so and end before the first command. */
 void
 sess_refuse(void)
 {
 	static struct session sess;
+	char peer[MAX_LOGVAL];
 
+	sess_start(&sess);
+	log_err("session=%s refused client=%s code=421 why=\"started as "
+	    "root without -u\"", sess.sessid, log_esc(peer, sizeof(peer),
+	    conf.peer[0] != '\0' ? conf.peer : "local"));
 	bye421(&sess, R_NOPRIV);
 }
 
@@ -1092,27 +1171,23 @@ sess_run(void)
 	size_t len;
 	int r;
 
-	s->state = ST_INIT;
-	s->spool = -1;
-	snprintf(s->sessid, sizeof(s->sessid), "%lX%05lX",
-	    (unsigned long)time(NULL), (unsigned long)getpid() & 0xfffff);
-	log_info("session=%s connect client=%s", s->sessid,
-	    conf.peer[0] != '\0' ? conf.peer : "local");
+	sess_start(s);
 	reply(s, conf.lmtp ? R_GREETING_LMTP : R_GREETING, conf.hostname);
 	for (;;) {
 		io_deadline(conf.timeout);
 		r = io_getline(line, sizeof(line), &len);
 		if (r == IO_EOF) {
-			log_info("session=%s end=eof state=%s messages=%u",
-			    s->sessid, state_name(s->state), s->nmsg);
+			log_end(s, "eof");
 			exit(0);
 		}
 		if (r == IO_TIMEOUT)
 			bye421(s, R_TIMEOUT);
-		if (r == IO_TOOLONG)
+		if (r == IO_TOOLONG) {
+			s->cmdline = "-";	/* discarded */
 			reply(s, R_TOOLONG, NULL);
-		else
+		} else
 			dispatch(s, line, len);
+		s->cmdline = NULL;
 		if (s->errors >= MAX_BADCMDS)
 			bye421(s, R_TOOMANYERRS);
 	}

@@ -63,9 +63,12 @@ static void
 vlog(int prio, const char *fmt, va_list ap)
 {
 	char msg[1024];
+	int saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	syslog(prio, "%s", msg);
+	/* Callers read errno after logging it; musl's syslog() changes it. */
+	errno = saved;
 }
 
 void
@@ -118,6 +121,39 @@ sanitize(char *dst, size_t dstsz, const char *src, size_t n)
 	}
 	dst[i] = '\0';
 	return i;
+}
+
+/*
+ * Copy s into dst (of size dstsz, always terminated) as one word of a
+ * key=value log line: bytes outside printable ASCII, and the blank, '"'
+ * and '\\' become \\xHH, so a client can neither end a field nor forge
+ * one.  A value that does not fit is cut at a whole byte.  Returns dst.
+ */
+const char *
+log_esc(char *dst, size_t dstsz, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			if (n + 1 >= dstsz)
+				break;
+			dst[n++] = (char)c;
+		} else {
+			if (n + 4 >= dstsz)
+				break;
+			dst[n++] = '\\';
+			dst[n++] = 'x';
+			dst[n++] = hex[c >> 4];
+			dst[n++] = hex[c & 0xf];
+		}
+	}
+	if (dstsz > 0)
+		dst[n] = '\0';
+	return dst;
 }
 
 /* Parse a decimal option argument in [min, max] or exit. */
@@ -183,7 +219,9 @@ find_peer(void)
 
 /*
  * Chroot into -r and drop to -u, in the order of STYLE 6: nothing of the
- * outside world is needed afterwards, and root cannot be regained.
+ * outside world is needed afterwards, and root cannot be regained.  The
+ * user and its groups are read from /etc/passwd and /etc/group before the
+ * chroot, since the jail need not hold them (nor the NSS modules).
  */
 static void
 drop_privileges(const char *user, const char *root)
@@ -199,16 +237,19 @@ drop_privileges(const char *user, const char *root)
 		gid = pw->pw_gid;
 		if (uid == 0)
 			die("-u %s: refusing to run as root", user);
+		/* Sets the supplementary groups, e.g. mail, from outside. */
+		if (initgroups(user, gid) != 0)
+			die("-u %s: groups: %s", user, strerror(errno));
 	}
 	if (root != NULL && (chroot(root) != 0 || chdir("/") != 0))
 		die("chroot %s: %s", root, strerror(errno));
 	if (user == NULL)
 		return;
-	if (initgroups(user, gid) != 0 || setgid(gid) != 0 ||
-	    setuid(uid) != 0)
+	if (setgid(gid) != 0 || setuid(uid) != 0)
 		die("cannot become %s: %s", user, strerror(errno));
 	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
-	    getegid() != gid || setuid(0) == 0)
+	    getegid() != gid || setuid(0) == 0 ||
+	    (gid != 0 && setgid(0) == 0))
 		die("privileges of %s not dropped", user);
 }
 
@@ -313,6 +354,14 @@ main(int argc, char *argv[])
 	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	if ((user != NULL || root != NULL) && geteuid() != 0)
 		die("-u and -r need root");
+	/*
+	 * With TZ unset, glibc's localtime() stats /etc/localtime on every
+	 * call and falls back to UTC inside a jail that lacks it; naming the
+	 * file keeps the zone loaded here.
+	 */
+	if (root != NULL && getenv("TZ") == NULL &&
+	    setenv("TZ", ":/etc/localtime", 1) != 0)
+		die("setenv TZ: %s", strerror(errno));
 	tzset();
 	if (conf.hostname[0] == '\0') {
 		char h[MAX_HOSTNAME + 1];
@@ -347,10 +396,8 @@ main(int argc, char *argv[])
 		}
 		exit(q_run());
 	}
-	if (geteuid() == 0 || getuid() == 0) {
-		log_err("refusing to run as root without -u");
+	if (geteuid() == 0 || getuid() == 0)
 		sess_refuse();
-	}
 	sess_run();
 }
 

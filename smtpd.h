@@ -24,6 +24,7 @@
 #define MAX_RECEIVED	100	/* Received: headers before a loop is declared */
 #define MAX_HOSTNAME	255
 #define MAX_PEER	64
+#define MAX_LOGVAL	1024	/* a log_esc() buffer: 4 bytes per escaped byte */
 #define MAX_TARGETS	1000	/* delivery targets of one transaction */
 #define MAX_ALIAS_DEPTH	10
 #define MAX_WORDS	32	/* words of an -m or -f template */
@@ -124,6 +125,7 @@ void	 log_info(const char *, ...) PRINTFLIKE(1, 2);
 void	 log_err(const char *, ...) PRINTFLIKE(1, 2);
 void	 die(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 size_t	 sanitize(char *, size_t, const char *, size_t);
+const char *log_esc(char *, size_t, const char *);
 
 /* addr.c */
 const char	*addr_domain(const char *);

@@ -1,0 +1,181 @@
+load helper
+load launch
+
+# Deployment: the built binary behind systemd-socket-activate, tcpserver
+# and openbsd-inetd on a loopback port, with real clients; the systemd
+# units and make install.
+
+teardown() {
+	stop_inetd
+}
+
+msgfile() {
+	printf 'Subject: %s\r\n\r\nsent by curl\r\n.dot line\r\n' "$1" >"$BATS_TEST_TMPDIR/msg"
+	echo "$BATS_TEST_TMPDIR/msg"
+}
+
+@test "systemd-socket-activate: curl delivers to an mbox and Received: names 127.0.0.1" {
+	needs systemd-socket-activate curl
+	launch_socket_activate -d "$MAIL" -h "$HOST"
+	run -0 --separate-stderr curl_send a@b.example alice@mx.test.example "$(msgfile "by curl")"
+	count_is 1 mbox_count "$MAIL/alice"
+	[ "$(mbox_msg "$MAIL/alice" 1 header Subject)" = "by curl" ]
+	[ "$(mbox_msg "$MAIL/alice" 1 body)" = $'sent by curl\n.dot line' ]
+	received_from_loopback "$MAIL/alice" 1
+	no_cr "$MAIL/alice"
+}
+
+@test "systemd-socket-activate: Python smtplib delivers to a Maildir" {
+	needs systemd-socket-activate
+	launch_socket_activate -d "$MAIL" -h "$HOST"
+	run -0 --separate-stderr smtplib_send a@b.example bob@mx.test.example "by smtplib"
+	count_is 1 maildir_count "$MAIL/bob"
+	[ "$(maildir_msg "$MAIL/bob" 1 header Subject)" = "by smtplib" ]
+	rcvd=$(maildir_msg "$MAIL/bob" 1 header Received)
+	[[ $rcvd == "from client.example ([127.0.0.1])"* ]]
+}
+
+@test "systemd-socket-activate: the session runs as the -u user" {
+	needs_root
+	needs systemd-socket-activate
+	launch_socket_activate -d "$MAIL" -h "$HOST"
+	open_session
+	check_dropped "$SESSION_PID" "$SMTPD_USER"
+	close_session
+}
+
+@test "tcpserver: swaks delivers with pipelining and Received: names 127.0.0.1" {
+	needs tcpserver swaks
+	launch_tcpserver -d "$MAIL" -h "$HOST"
+	run -0 --separate-stderr swaks_send a@b.example alice@mx.test.example "by swaks"
+	count_is 1 mbox_count "$MAIL/alice"
+	[ "$(mbox_msg "$MAIL/alice" 1 header Subject)" = "by swaks" ]
+	received_from_loopback "$MAIL/alice" 1
+}
+
+@test "tcpserver: curl and smtplib deliver one after the other to one mbox" {
+	needs tcpserver curl
+	launch_tcpserver -d "$MAIL" -h "$HOST"
+	run -0 --separate-stderr curl_send a@b.example alice@mx.test.example "$(msgfile one)"
+	run -0 --separate-stderr smtplib_send c@d.example alice@mx.test.example two
+	count_is 2 mbox_count "$MAIL/alice"
+	[ "$(mbox_msg "$MAIL/alice" 1 header Subject)" = one ]
+	[ "$(mbox_msg "$MAIL/alice" 2 header Subject)" = two ]
+	[ "$(mbox_msg "$MAIL/alice" 2 header Return-Path)" = "<c@d.example>" ]
+	received_from_loopback "$MAIL/alice" 2
+}
+
+@test "tcpserver: a relay attempt is refused with 550 5.7.1 and nothing is stored" {
+	needs tcpserver swaks
+	launch_tcpserver -d "$MAIL" -h "$HOST"
+	run --separate-stderr swaks_send a@b.example alice@elsewhere.example relay
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	grep -q '<\*\* 550 5\.7\.1' <<<"$output"
+	[ ! -s "$MAIL/alice" ]
+}
+
+@test "inetd.conf.example: its lines parse and name the installed path" {
+	PORT=25
+	run -0 inetd_conf 1 -d /var/mail
+	[[ $output == "127.0.0.1:25"$'\t'stream$'\t'tcp$'\t'nowait.* ]]
+	run -0 inetd_conf 2 -d /var/mail
+	[[ $output == "127.0.0.1:25"$'\t'stream$'\t'tcp$'\t'nowait.* ]]
+	grep -q '^smtp[[:blank:]].*/usr/local/sbin/smtpd[[:blank:]]smtpd -u smtpd ' "$SRCDIR/inetd.conf.example"
+	grep -q '^# service smtp$' "$SRCDIR/inetd.conf.example"
+}
+
+@test "inetd (the root line of inetd.conf.example): swaks, smtplib and curl deliver" {
+	needs inetd swaks curl
+	needs_root
+	launch_inetd 1 -d "$MAIL" -h "$HOST"
+	run -0 --separate-stderr swaks_send a@b.example alice@mx.test.example one
+	run -0 --separate-stderr smtplib_send a@b.example alice@mx.test.example two
+	run -0 --separate-stderr curl_send a@b.example bob@mx.test.example "$(msgfile three)"
+	count_is 2 mbox_count "$MAIL/alice"
+	count_is 1 maildir_count "$MAIL/bob"
+	received_from_loopback "$MAIL/alice" 1
+	received_from_loopback "$MAIL/alice" 2
+	[ "$(maildir_msg "$MAIL/bob" 1 header Subject)" = three ]
+}
+
+@test "inetd (the user line of inetd.conf.example): smtpd runs as the user without -u" {
+	needs inetd
+	needs_root
+	launch_inetd 2 -d "$MAIL" -h "$HOST"
+	open_session
+	check_dropped "$SESSION_PID" "$SMTPD_USER"
+	close_session
+	run -0 --separate-stderr smtplib_send a@b.example alice@mx.test.example plain
+	count_is 1 mbox_count "$MAIL/alice"
+	received_from_loopback "$MAIL/alice" 1
+}
+
+@test "inetd with -r: the session runs as the -u user inside a jail holding only the mail" {
+	needs inetd
+	needs_root
+	jail=$BATS_TEST_TMPDIR/jail
+	mkdir -p "$jail"
+	mv "$MAIL" "$jail/mail"
+	MAIL=$jail/mail
+	launch_inetd 1 -r "$jail" -d /mail -h "$HOST"
+	open_session
+	check_dropped "$SESSION_PID" "$SMTPD_USER"
+	[ "$(readlink "/proc/$SESSION_PID/root")" = "$jail" ]
+	[ "$(readlink "/proc/$SESSION_PID/cwd")" = "$jail" ]
+	close_session
+	run -0 --separate-stderr smtplib_send a@b.example alice@mx.test.example jailed
+	count_is 1 mbox_count "$MAIL/alice"
+	[ "$(mbox_msg "$MAIL/alice" 1 header Subject)" = jailed ]
+	received_from_loopback "$MAIL/alice" 1
+	[ -z "$(ls "$jail")" ] || [ "$(ls "$jail")" = mail ]
+}
+
+@test "the systemd units pass systemd-analyze verify and the service rates SAFE" {
+	needs systemd-analyze
+	units=$BATS_TEST_TMPDIR/units
+	mkdir -p "$units"
+	bin=$(cd "$(dirname "$SMTPD")" && pwd)/$(basename "$SMTPD")
+	for u in smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer; do
+		sed "s|/usr/local/sbin/smtpd|$bin|" "$SRCDIR/systemd/$u" >"$units/$u"
+	done
+	run -0 systemd-analyze verify "$units"/*
+	[ -z "$output" ]
+	run -0 systemd-analyze security --offline=yes --threshold=10 "$units/smtpd@.service"
+	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' <<<"$output")
+	echo "exposure: $score" >&2
+	[ -n "$score" ]
+	awk -v s="$score" 'BEGIN { exit !(s <= 1.0) }'
+	grep -qx 'Accept=yes' "$units/smtpd.socket"
+	grep -qx 'ListenStream=25' "$units/smtpd.socket"
+	grep -qx 'StandardInput=socket' "$units/smtpd@.service"
+	grep -qx 'StandardError=journal' "$units/smtpd@.service"
+}
+
+@test "make install honours PREFIX and DESTDIR, and make uninstall removes it all" {
+	[ -f "$SRCDIR/smtpd.8" ] || skip "no smtpd.8 yet"
+	dest=$BATS_TEST_TMPDIR/dest
+	run -0 make -s -C "$SRCDIR" install install-units DESTDIR="$dest" PREFIX=/usr
+	[ -x "$dest/usr/sbin/smtpd" ]
+	cmp "$SRCDIR/smtpd" "$dest/usr/sbin/smtpd"
+	[ "$(stat -c %a "$dest/usr/sbin/smtpd")" = 755 ]
+	[ "$(stat -c %a "$dest/usr/share/man/man8/smtpd.8")" = 644 ]
+	[ "$(stat -c %a "$dest/usr/lib/systemd/system/smtpd.socket")" = 644 ]
+	grep -qx 'ExecStart=/usr/sbin/smtpd -d /var/mail' "$dest/usr/lib/systemd/system/smtpd@.service"
+	grep -qx 'ExecStart=/usr/sbin/smtpd -q .*' "$dest/usr/lib/systemd/system/smtpd-queue.service"
+	[ -f "$dest/usr/lib/systemd/system/smtpd-queue.timer" ]
+	run -0 find "$dest" -type f
+	[ "${#lines[@]}" = 6 ]
+	run -0 make -s -C "$SRCDIR" uninstall uninstall-units DESTDIR="$dest" PREFIX=/usr
+	run -0 find "$dest" -type f
+	[ -z "$output" ]
+}
+
+@test "on pipes the client comes from \$TCPREMOTEIP, else from \$REMOTE_ADDR" {
+	session=("HELO client.example" "MAIL FROM:<a@b.example>"
+	    "RCPT TO:<alice@mx.test.example>" DATA x . QUIT)
+	TCPREMOTEIP=192.0.2.9 REMOTE_ADDR=192.0.2.10 run -0 smtp -- "${session[@]}"
+	REMOTE_ADDR=2001:db8::25 run -0 smtp -- "${session[@]}"
+	count_is 2 mbox_count "$MAIL/alice"
+	[[ $(mbox_msg "$MAIL/alice" 1 header Received) == "from client.example ([192.0.2.9])"* ]]
+	[[ $(mbox_msg "$MAIL/alice" 2 header Received) == "from client.example ([IPv6:2001:db8::25])"* ]]
+}

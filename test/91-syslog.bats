@@ -1,0 +1,113 @@
+load helper
+load launch
+
+# The syslog lines: one per event, key=value, client bytes escaped.  The
+# messages are caught on a private /dev/log (see logged in launch.bash).
+
+setup() {
+	smtp_setup
+	needs unshare
+	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+}
+
+teardown() {
+	stop_launcher
+}
+
+# held_session OPTIONS: HELO, then input held open past a -t 1 timeout.
+held_session() {
+	{ printf 'HELO client.example\r\n'; sleep 3; } |
+	    logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
+}
+
+@test "a session logs connect, each delivery, the message and the end with counts" {
+	TCPREMOTEIP=192.0.2.7 run -0 --separate-stderr smtp_logged -- "EHLO client.example" "MAIL FROM:<a@b.example> SIZE=20" \
+	    "RCPT TO:<alice@mx.test.example>" "RCPT TO:<bob@mx.test.example>" \
+	    DATA "Subject: x" "" hello . QUIT
+	codes_are 220 250 250 250 250 354 250 221
+	cat "$BATS_TEST_TMPDIR/syslog" >&2
+	log_has '^<22>.* smtpd\[[0-9]+\]: session=([0-9A-F]+) connect client=192\.0\.2\.7$'
+	sid=$(sed -n 's/.*session=\([0-9A-F]*\) connect .*/\1/p' "$BATS_TEST_TMPDIR/syslog")
+	log_has ": msg=$sid\.1 rcpt=<alice@mx\.test\.example> mailbox=alice status=sent exit=0 delay=[0-9.]+$"
+	log_has ": msg=$sid\.1 rcpt=<bob@mx\.test\.example> mailbox=bob status=sent exit=0 delay=[0-9.]+$"
+	log_has ": session=$sid msg=$sid\.1 from=<a@b\.example> size=[0-9]+ rcpts=2 delivered=2$"
+	log_has ": session=$sid end=quit state=idle messages=1 refused=0$"
+	# Every line names its session or message.
+	[ "$(grep -cv -e "session=$sid " -e "msg=$sid\." "$BATS_TEST_TMPDIR/syslog")" = 0 ]
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/syslog")" = 5 ]
+}
+
+@test "refusals are logged with code, enhanced code, command and why" {
+	run -0 --separate-stderr smtp_logged -- "HELO client.example" \
+	    "RCPT TO:<alice@mx.test.example>" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@elsewhere.example>" "RCPT TO:<nosuch@mx.test.example>" QUIT
+	codes_are 220 250 503 250 550 550 221
+	log_has ' refused client=local code=503 esc=5\.5\.1 cmd=RCPT arg=TO:<alice@mx\.test\.example> why="Bad sequence of commands"$'
+	log_has ' refused client=local code=550 esc=5\.7\.1 cmd=RCPT arg=TO:<alice@elsewhere\.example> why="Relaying denied"$'
+	log_has ' refused client=local code=550 esc=5\.1\.1 cmd=RCPT arg=TO:<nosuch@mx\.test\.example> why="No such user here"$'
+	log_has ' end=quit state=mail messages=0 refused=3$'
+}
+
+@test "a failed delivery is logged as deferred and the DATA reply as a refusal" {
+	ln "$MAIL/alice" "$BATS_TEST_TMPDIR/alice-link"
+	run -0 --separate-stderr smtp_logged -- "HELO client.example" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@mx.test.example>" DATA x . QUIT
+	codes_are 220 250 250 250 354 451 221
+	log_has ' rcpt=<alice@mx\.test\.example> mailbox=alice status=deferred exit=75 delay='
+	log_has ' from=<a@b\.example> size=[0-9]+ rcpts=1 delivered=0$'
+	log_has ' refused client=local code=451 esc=4\.3\.0 cmd=DATA arg= why="Delivery failed temporarily; try again later"$'
+	log_has 'not a regular file with one link; refused'
+}
+
+@test "client bytes reach the log only escaped: blanks, quotes, controls, 8-bit" {
+	run -0 --separate-stderr smtp_logged -- "HELO client.example" \
+	    $'FOO x="1"\x1b[31m\xff end=quit' \
+	    'MAIL FROM:<"x delivered=9 y"@b.example>' "RCPT TO:<alice@mx.test.example>" DATA x . QUIT
+	codes_are 220 250 500 250 250 354 250 221
+	log_has ' refused client=local code=500 esc=5\.5\.2 cmd=FOO arg=x=\\x221\\x22\\x1b\[31m\\xff\\x20end=quit why='
+	log_has ' from=<\\x22x\\x20delivered=9\\x20y\\x22@b\.example> size=[0-9]+ rcpts=1 delivered=1$'
+	! LC_ALL=C grep -q $'[\x01-\x1f\x7f-\xff]' "$BATS_TEST_TMPDIR/syslog"
+	[ "$(grep -c ' end=' "$BATS_TEST_TMPDIR/syslog")" = 1 ]
+	[ "$(grep -c 'delivered=' "$BATS_TEST_TMPDIR/syslog")" = 1 ]
+}
+
+@test "an address from the environment reaches the log only when it is one" {
+	TCPREMOTEIP='198.51.100.1 end=quit' run -0 --separate-stderr smtp_logged -- QUIT
+	codes_are 220 221
+	log_has ' connect client=local$'
+	[ "$(grep -c 'end=' "$BATS_TEST_TMPDIR/syslog")" = 1 ]
+	REMOTE_ADDR=2001:db8::7 run -0 --separate-stderr smtp_logged -- QUIT
+	log_has ' connect client=2001:db8::7$'
+}
+
+@test "a timeout, too many errors and EOF end the session with counts" {
+	run -0 --separate-stderr held_session -t 1
+	codes_are 220 250 421
+	log_has ' end=timeout state=idle messages=0 refused=0$'
+	bad=()
+	for i in $(seq 20); do bad+=(BAD); done
+	run -0 --separate-stderr smtp_logged -- "${bad[@]}"
+	log_has ' end=errors state=init messages=0 refused=20$'
+	run -0 --separate-stderr smtp_logged -- "HELO client.example"
+	log_has ' end=eof state=idle messages=0 refused=0$'
+}
+
+@test "started as root without -u, the refusal and its reason are logged" {
+	needs_root
+	run -0 --separate-stderr logged timeout 10 "$SMTPD" -d "$MAIL" -h "$HOST" </dev/null
+	codes_are 421
+	log_has '^<19>.* session=[0-9A-F]+ refused client=local code=421 why="started as root without -u"$'
+	log_has ' session=[0-9A-F]+ end=refused state=init messages=0 refused=0$'
+}
+
+@test "behind tcpserver a relay attempt logs one line with the client, as fail2ban needs" {
+	needs tcpserver swaks
+	PORT=$(free_port)
+	launch "status: 0/" logged tcpserver -v -R -H -l 0 127.0.0.1 "$PORT" \
+	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST"
+	run --separate-stderr swaks_send a@b.example victim@elsewhere.example relay
+	grep -q '<\*\* 550 5\.7\.1' <<<"$output"
+	stop_launcher
+	log_has ' connect client=127\.0\.0\.1$'
+	log_has ' refused client=127\.0\.0\.1 code=550 esc=5\.7\.1 cmd=RCPT arg=TO:<victim@elsewhere\.example> why="Relaying denied"$'
+}
