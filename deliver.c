@@ -754,7 +754,7 @@ deliver_copy(const struct message *m, const struct target *tg)
 static int
 deliver_tty(const struct message *m, const struct target *tg)
 {
-	char said[8];
+	char said[8], addr[MAX_LOGVAL], user[MAX_LOGVAL];
 	pid_t pid;
 	int fd, status;
 
@@ -770,8 +770,10 @@ deliver_tty(const struct message *m, const struct target *tg)
 	status = wait_child(pid, -1, -1, said, sizeof(said));
 	status = status != -1 && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0 ? 0 : -1;
-	log_info("msg=%s rcpt=<%s> terminal=%s status=%s", m->id, tg->addr,
-	    tg->user, status == 0 ? "sent" : "failed");
+	log_info("msg=%s rcpt=<%s> terminal=%s status=%s", m->id,
+	    log_esc(addr, sizeof(addr), tg->addr),
+	    log_esc(user, sizeof(user), tg->user),
+	    status == 0 ? "sent" : "failed");
 	return status;
 }
 

@@ -159,8 +159,11 @@ tty_open(const char *user)
 	    (int)sizeof(path) || lstat(path, &st) != 0)
 		return -1;
 	if ((ufd = open(utmp, O_RDONLY | O_CLOEXEC)) < 0) {
+		char esc[MAX_LOGVAL];
+
 		if (errno != ENOENT)
-			log_err("utmp %s: %s", utmp, strerror(errno));
+			log_err("utmp=%s error=\"%s\"", log_esc(esc,
+			    sizeof(esc), utmp), strerror(errno));
 		return -1;
 	}
 	for (n = 0; n < MAX_UTMP_RECS && read_record(ufd, rec); n++) {
