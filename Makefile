@@ -55,6 +55,6 @@ uninstall-units:
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 
 clean:
-	rm -f smtpd $(OBJ)
+	rm -f smtpd $(OBJ) test/ptyhelper
 
 .PHONY: check demo lint install uninstall install-units uninstall-units clean
