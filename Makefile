@@ -9,7 +9,7 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o addr.o alias.o deliver.o queue.o dsn.o
+OBJ	= smtpd.o session.o addr.o alias.o deliver.o queue.o dsn.o tty.o
 # Sanitizer and fuzzer builds (clang): make sanitize-check, memcheck, fuzz.
 SAN_CC	= clang
 SANFLAGS = -std=c99 -g -O1 -fno-omit-frame-pointer \
@@ -26,7 +26,7 @@ session.o dsn.o: reply.h
 .c.o:
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
 
-check: smtpd
+check: smtpd test/ptyhelper
 	@if [ "$(SANITIZE)" = 1 ]; then $(MAKE) sanitize-check; \
 	else sh test/run; fi
 
@@ -34,12 +34,12 @@ smtpd-san: $(OBJ:.o=.c) smtpd.h reply.h
 	$(SAN_CC) $(SANFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
 
 # Leaks are memcheck's part: LeakSanitizer needs /proc, which a -r jail lacks.
-sanitize-check: smtpd-san
+sanitize-check: smtpd-san test/ptyhelper
 	ASAN_OPTIONS=exitcode=99:abort_on_error=0:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
 	SMTPD_NO_RSS=1 SMTPD=$$PWD/smtpd-san sh test/run
 
-memcheck: smtpd
+memcheck: smtpd test/ptyhelper
 	SMTPD_NO_RSS=1 sh test/memcheck
 
 fuzz: fuzz/session.fuzz fuzz/path.fuzz
@@ -52,6 +52,9 @@ fuzz/path.fuzz: fuzz/path_fuzz.c fuzz/fuzz.h $(OBJ:.o=.c) smtpd.h reply.h
 
 fuzz-run: fuzz
 	sh fuzz/run $(FUZZTIME)
+
+test/ptyhelper: test/ptyhelper.c
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ test/ptyhelper.c $(LDLIBS)
 
 demo: smtpd
 	sh test/demo
@@ -84,7 +87,7 @@ uninstall-units:
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 
 clean:
-	rm -f smtpd smtpd-san $(OBJ) fuzz/*.fuzz
+	rm -f smtpd smtpd-san $(OBJ) test/ptyhelper fuzz/*.fuzz
 
 .PHONY: check sanitize-check memcheck fuzz fuzz-run demo lint install \
 	uninstall install-units uninstall-units clean

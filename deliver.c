@@ -703,8 +703,8 @@ wait_child(pid_t pid, int logfd, int secs, char *said, size_t saidsz)
  * delivered, EX_TEMPFAIL, a signal or a time-out temporary, anything else
  * permanent.
  */
-int
-dlv_deliver(const struct message *m, const struct target *tg)
+static int
+deliver_copy(const struct message *m, const struct target *tg)
 {
 	const struct template *t = tg->kind == T_REMOTE ? &conf.fwd :
 	    conf.mda.n > 0 ? &conf.mda : NULL;
@@ -762,5 +762,61 @@ dlv_deliver(const struct message *m, const struct target *tg)
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    said[0] != '\0' ? " said=" : "",
 	    log_esc(esaid, sizeof(esaid), said));
+	return st;
+}
+
+/*
+ * Write the text tty_format() laid out to user's terminal from a child,
+ * which tty_send() keeps from blocking.  Returns 0 when it was written.
+ */
+static int
+deliver_tty(const struct message *m, const struct target *tg)
+{
+	char said[8], addr[MAX_LOGVAL], user[MAX_LOGVAL];
+	pid_t pid;
+	int fd, status;
+
+	if ((pid = fork()) < 0) {
+		log_err("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		if ((fd = tty_open(tg->user)) < 0)
+			_exit(EX_TEMPFAIL);
+		_exit(tty_send(fd, m) == 0 ? 0 : EX_TEMPFAIL);
+	}
+	status = wait_child(pid, -1, -1, said, sizeof(said));
+	status = status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0 ? 0 : -1;
+	log_info("msg=%s rcpt=<%s> terminal=%s status=%s", m->id,
+	    log_esc(addr, sizeof(addr), tg->addr),
+	    log_esc(user, sizeof(user), tg->user),
+	    status == 0 ? "sent" : "failed");
+	return status;
+}
+
+/*
+ * RFC 821 3.4: MAIL goes to the mailbox, SEND to the terminal only, SOML
+ * to the terminal or else the mailbox, SAML to both; "mailbox" is the -m
+ * agent if there is one.  A text cut at the terminal's limits is stored
+ * whole as well.  Whatever is stored is stored first, so a retry after a
+ * failed store shows nothing twice on the terminal.
+ */
+int
+dlv_deliver(const struct message *m, const struct target *tg)
+{
+	int cut, st;
+
+	if (m->kind == TX_MAIL || tg->kind != T_LOCAL)
+		return deliver_copy(m, tg);
+	if ((cut = tty_format(m, m->kind != TX_SEND)) < 0)
+		return m->kind == TX_SEND ? DLV_TEMP : deliver_copy(m, tg);
+	if (m->kind == TX_SEND)		/* after 250 to RCPT: try again */
+		return deliver_tty(m, tg) == 0 ? DLV_OK : DLV_TEMP;
+	if (m->kind == TX_SOML && !cut)
+		return deliver_tty(m, tg) == 0 ? DLV_OK : deliver_copy(m, tg);
+	/* SAML, or SOML cut short: stored first, the terminal is extra. */
+	if ((st = deliver_copy(m, tg)) == DLV_OK)
+		(void)deliver_tty(m, tg);	/* it logs; the copy stands */
 	return st;
 }

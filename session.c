@@ -30,6 +30,7 @@ struct session {
 	unsigned int	 errors;		/* bad commands in a row */
 	char		 helo[MAX_HOSTNAME + 1];	/* sanitised */
 	char		 sender[MAX_PATH_LEN + 1];
+	enum tx_kind	 kind;			/* MAIL, SEND, SOML or SAML */
 	struct rcpt	*rcpts;
 	size_t		 nrcpt, rcptcap;
 	struct target	*targets;		/* of all rcpts, in order */
@@ -46,6 +47,9 @@ struct session {
 static void	cmd_helo(struct session *, char *);
 static void	cmd_ehlo(struct session *, char *);
 static void	cmd_mail(struct session *, char *);
+static void	cmd_send(struct session *, char *);
+static void	cmd_soml(struct session *, char *);
+static void	cmd_saml(struct session *, char *);
 static void	cmd_rcpt(struct session *, char *);
 static void	cmd_data(struct session *, char *);
 static void	cmd_rset(struct session *, char *);
@@ -67,6 +71,9 @@ static const struct command {
 	{ "EHLO", ST_ANY,		M_SMTP,		 1, cmd_ehlo },
 	{ "LHLO", ST_ANY,		M_LMTP,		 1, cmd_ehlo },
 	{ "MAIL", ST_IDLE,		M_SMTP | M_LMTP, 0, cmd_mail },
+	{ "SEND", ST_IDLE,		M_SMTP,		 0, cmd_send },	/* RFC 821 */
+	{ "SOML", ST_IDLE,		M_SMTP,		 0, cmd_soml },
+	{ "SAML", ST_IDLE,		M_SMTP,		 0, cmd_saml },
 	{ "RCPT", ST_MAIL | ST_RCPT,	M_SMTP | M_LMTP, 0, cmd_rcpt },
 	{ "DATA", ST_RCPT,		M_SMTP | M_LMTP, 1, cmd_data },
 	{ "RSET", ST_ANY,		M_SMTP | M_LMTP, 0, cmd_rset },
@@ -196,6 +203,7 @@ static void
 reset_transaction(struct session *s)
 {
 	s->sender[0] = '\0';
+	s->kind = TX_MAIL;
 	s->nrcpt = 0;
 	s->ntarget = 0;
 	if (s->state != ST_INIT)
@@ -257,6 +265,11 @@ cmd_ehlo(struct session *s, char *arg)
 	reply_more(s, R_EHLO, "ENHANCEDSTATUSCODES");
 	if (conf.expn)
 		reply_more(s, R_EHLO, "EXPN");
+	if (!conf.lmtp) {	/* RFC 5321 F.6: as RFC 821 has them */
+		reply_more(s, R_EHLO, "SEND");
+		reply_more(s, R_EHLO, "SOML");
+		reply_more(s, R_EHLO, "SAML");
+	}
 	reply(s, R_EHLO, "HELP");
 }
 
@@ -303,8 +316,9 @@ mail_params(struct session *s, char *p)
 	return 0;
 }
 
+/* MAIL, SEND, SOML, SAML: start a transaction of this kind. */
 static void
-cmd_mail(struct session *s, char *arg)
+start_tx(struct session *s, char *arg, enum tx_kind kind)
 {
 	struct path pa;
 	const char *end;
@@ -324,9 +338,34 @@ cmd_mail(struct session *s, char *arg)
 	if (mail_params(s, (char *)end) != 0)
 		return;
 	memcpy(s->sender, pa.addr, sizeof(s->sender));
+	s->kind = kind;
 	s->nrcpt = s->ntarget = 0;
 	s->state = ST_MAIL;
 	reply(s, R_SENDER_OK, NULL);
+}
+
+static void
+cmd_mail(struct session *s, char *arg)
+{
+	start_tx(s, arg, TX_MAIL);
+}
+
+static void
+cmd_send(struct session *s, char *arg)
+{
+	start_tx(s, arg, TX_SEND);
+}
+
+static void
+cmd_soml(struct session *s, char *arg)
+{
+	start_tx(s, arg, TX_SOML);
+}
+
+static void
+cmd_saml(struct session *s, char *arg)
+{
+	start_tx(s, arg, TX_SAML);
 }
 
 /* alias_add_fn: one more target for the RCPT being handled. */
@@ -411,6 +450,25 @@ resolve(struct session *s, const char *local, const char *addr,
 	return s->ntarget > first ? R_RCPT_OK : R_NOUSER;
 }
 
+/*
+ * RFC 821 3.4: SEND text goes to terminals only.  A forwarded address is
+ * the client's to try (551); else every target must be a local user on a
+ * terminal that accepts messages, or the RCPT gets 450.
+ */
+static enum reply
+send_check(struct session *s, enum reply rep, size_t first)
+{
+	size_t i;
+
+	if (rep == R_FORWARD)
+		return R_NOTLOCAL;
+	for (i = first; i < s->ntarget; i++)
+		if (s->targets[i].kind != T_LOCAL ||
+		    !tty_active(s->targets[i].user))
+			return R_NOTACTIVE;
+	return rep;
+}
+
 static void
 cmd_rcpt(struct session *s, char *arg)
 {
@@ -460,6 +518,8 @@ cmd_rcpt(struct session *s, char *arg)
 	}
 	addr_lower(pa.local);
 	rep = resolve(s, pa.local, pa.addr, first);
+	if (s->kind == TX_SEND && (rep == R_RCPT_OK || rep == R_FORWARD))
+		rep = send_check(s, rep, first);
 	if (rep != R_RCPT_OK && rep != R_FORWARD) {
 		char to[MAX_PATH_LEN + 3];
 
@@ -745,6 +805,7 @@ deliver(struct session *s, struct receiver *rv)
 	m.sender = s->sender;
 	m.id = s->msgid;
 	m.has_from = rv->has_from;
+	m.kind = s->kind;
 	for (i = 0; i < s->ntarget; i++) {
 		struct target *t = &s->targets[i];
 
@@ -772,8 +833,11 @@ deliver(struct session *s, struct receiver *rv)
 		enum reply r = outcome(s, 0, s->ntarget);
 		int q;
 
-		/* Some copies were delivered: the queue takes the others. */
-		if (r == R_PARTIAL &&
+		/*
+		 * Some copies were delivered: the queue takes the others,
+		 * but not SEND's, which are for a terminal now or never.
+		 */
+		if (r == R_PARTIAL && s->kind != TX_SEND &&
 		    (q = q_settle(&m, s->targets, s->ntarget)) >= 0)
 			r = q > 0 ? R_QUEUED : R_ACCEPTED;
 		reply(s, r, s->msgid);
@@ -877,6 +941,8 @@ cmd_help(struct session *s, char *arg)
 	reply_more(s, R_HELP, "smtpd commands:");
 	reply_more(s, R_HELP, "HELO EHLO MAIL RCPT DATA RSET NOOP QUIT");
 	reply_more(s, R_HELP, "HELP VRFY EXPN TURN");
+	if (!conf.lmtp)
+		reply_more(s, R_HELP, "SEND SOML SAML");
 	reply(s, R_HELP_END, NULL);
 }
 

@@ -53,7 +53,7 @@ usage(void)
 	    "[-m command]\n"
 	    "             [-n rcpts] [-Q dir] [-R seconds] [-r dir] [-s bytes] "
 	    "[-T seconds]\n"
-	    "             [-t seconds] [-u user] [-w seconds]\n");
+	    "             [-t seconds] [-U utmp] [-u user] [-w seconds]\n");
 	exit(1);
 }
 
@@ -261,7 +261,7 @@ main(int argc, char *argv[])
 	struct stat st;
 	int ch, queue = 0;
 
-	while ((ch = getopt(argc, argv, "A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:u:Vw:")) != -1) {
+	while ((ch = getopt(argc, argv, "A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
 		switch (ch) {
 		case 'a':
 			aliases = optarg;
@@ -334,6 +334,9 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			conf.timeout = (int)number(optarg, 1, 86400, ch);
+			break;
+		case 'U':
+			conf.utmp = optarg;
 			break;
 		case 'u':
 			user = optarg;

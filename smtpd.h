@@ -51,6 +51,7 @@ struct config {
 	int		 vrfy;			/* -V */
 	int		 expn;			/* -E */
 	int		 lmtp;			/* -L */
+	const char	*utmp;			/* -U, NULL for the system's */
 	char		 peer[MAX_PEER];	/* client address, "" if unknown */
 	int		 peer6;			/* peer is an IPv6 address */
 	const char	*queuedir;		/* -Q, NULL for DIR/.queue */
@@ -90,6 +91,14 @@ struct rcpt {
 	size_t		 first, count;
 };
 
+/* RFC 821 3.4: which verb began the transaction, so where text goes. */
+enum tx_kind {
+	TX_MAIL,	/* mailbox */
+	TX_SEND,	/* terminal only */
+	TX_SOML,	/* terminal, else mailbox */
+	TX_SAML		/* mailbox, and terminal */
+};
+
 /* What delivery needs to know of one received message. */
 struct message {
 	int		 fd;		/* spool: Received: header + body, LF lines */
@@ -98,6 +107,7 @@ struct message {
 	const char	*sender;	/* "" for the null reverse-path */
 	const char	*id;
 	int		 has_from;	/* some line matches ^>*From  */
+	enum tx_kind	 kind;
 };
 
 enum dlv_status { DLV_OK, DLV_TEMP, DLV_PERM };
@@ -153,5 +163,11 @@ void	 dsn_target(const char *, struct target *);
 int	 dsn_build(const struct message *, long long, const struct target *,
 	    size_t, int, const char *, struct target *, struct message *,
 	    char *, size_t);
+
+/* tty.c */
+int	 tty_open(const char *);
+int	 tty_active(const char *);
+int	 tty_format(const struct message *, int);
+int	 tty_send(int, const struct message *);
 
 #endif
