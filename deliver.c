@@ -379,6 +379,44 @@ mbox_open(const char *path, const char *user)
 	return fd;
 }
 
+static void
+on_alarm(int sig)
+{
+	(void)sig;	/* only interrupts F_SETLKW */
+}
+
+/*
+ * Wait for the fcntl lock until the time until: blocking, so that the lock
+ * passes on the moment its holder lets go, with an alarm to bound it.
+ */
+static int
+lock_wait(int fd, struct flock *fl, time_t until)
+{
+	struct sigaction sa, old;
+	time_t left = until - time(NULL);
+	int r;
+
+	if (fcntl(fd, F_SETLK, fl) == 0)
+		return 0;
+	if ((errno != EACCES && errno != EAGAIN) || left <= 0) {
+		if (left <= 0)
+			errno = EWOULDBLOCK;
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART: EINTR ends the wait */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, &old) != 0)
+		return -1;
+	alarm((unsigned int)left);
+	r = fcntl(fd, F_SETLKW, fl);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	if (r != 0 && errno == EINTR)
+		errno = EWOULDBLOCK;
+	return r;
+}
+
 /* Append one copy to the mbox DIR/user; returns a sysexits code. */
 static int
 deliver_mbox(const struct message *m, const char *user)
@@ -414,12 +452,11 @@ deliver_mbox(const struct message *m, const char *user)
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
-	while (fcntl(out.fd, F_SETLK, &fl) != 0) {
-		if ((errno != EACCES && errno != EAGAIN) || time(NULL) >= until) {
-			log_err("mbox %s: fcntl lock: %s", path, strerror(errno));
-			return EX_TEMPFAIL;
-		}
-		pause_briefly();
+	if (lock_wait(out.fd, &fl, until) != 0) {
+		int e = errno;
+
+		log_err("mbox %s: fcntl lock: %s", path, strerror(e));
+		return EX_TEMPFAIL;
 	}
 	if (dotlock(lock, until, &recover) != 0) {
 		log_err("mbox %s: lock: %s", lock, strerror(errno));
