@@ -668,6 +668,19 @@ add_bytes(struct receiver *rv, const char *p, size_t n)
 	rv->len += n;
 }
 
+/* The end of a run of bytes other than CR and LF in buf[i..n). */
+static size_t
+run_end(const unsigned char *buf, size_t i, size_t n)
+{
+	const unsigned char *cr = memchr(buf + i, '\r', n - i);
+	const unsigned char *lf;
+	size_t end = cr != NULL ? (size_t)(cr - buf) : n;
+
+	/* memchr scans a word at a time; a bare LF can only come before. */
+	lf = memchr(buf + i, '\n', end - i);
+	return lf != NULL ? (size_t)(lf - buf) : end;
+}
+
 /*
  * Run the byte machine over input until CR LF . CR LF.  Only that
  * sequence ends the data; a bare CR is data, a bare LF is recorded as
@@ -727,10 +740,8 @@ receive(struct receiver *rv)
 					rv->err = E_BARELF;
 				rv->st = D_TEXT;
 			} else {
-				size_t j = i + 1;
+				size_t j = run_end(buf, i + 1, n);
 
-				while (j < n && buf[j] != '\r' && buf[j] != '\n')
-					j++;
 				add_bytes(rv, (const char *)buf + i, j - i);
 				i = j - 1;
 				rv->st = D_TEXT;
