@@ -9,7 +9,7 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o addr.o alias.o deliver.o queue.o dsn.o tty.o
+OBJ	= smtpd.o session.o data.o addr.o alias.o deliver.o queue.o dsn.o tty.o
 # Sanitizer and fuzzer builds (clang): make sanitize-check, memcheck, fuzz.
 SAN_CC	= clang
 SANFLAGS = -std=c99 -g -O1 -fno-omit-frame-pointer \

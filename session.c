@@ -21,8 +21,6 @@ enum state { ST_INIT = 1 << 0, ST_IDLE = 1 << 1, ST_MAIL = 1 << 2, ST_RCPT = 1 <
 
 enum mode { M_SMTP = 1 << 0, M_LMTP = 1 << 1 };
 
-/* Sticky DATA errors, in the order of precedence of their replies. */
-enum data_error { E_NONE, E_LONGLINE, E_BARELF, E_TOOBIG, E_SPOOL };
 
 struct session {
 	enum state	 state;
@@ -543,219 +541,11 @@ cmd_rcpt(struct session *s, char *arg)
 		reply(s, R_RCPT_OK, NULL);
 }
 
-/* The DATA receiver: a byte machine over the input buffer. */
-enum dstate { D_BOL, D_TEXT, D_CR, D_DOT, D_DOTCR };
-
-struct receiver {
-	struct session	*s;
-	enum dstate	 st;
-	enum data_error	 err;
-	char		 line[MAX_TEXTLINE];	/* one line, without CRLF */
-	size_t		 len;
-	int		 toolong;		/* this line overflowed */
-	unsigned long	 size;			/* as -s counts it */
-	int		 in_header;
-	unsigned int	 nreceived;
-	int		 has_from;
-	size_t		 outlen;
-	off_t		 spooled;
-	char		 out[65536];		/* spool writes; last, not cleared */
-};
-
-static void
-spool_write(struct receiver *rv, const char *p, size_t n)
-{
-	ssize_t w;
-
-	if (rv->err == E_SPOOL)
-		return;
-	while (n > 0) {
-		if ((w = write(rv->s->spool, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("session=%s spool write: %s", rv->s->sessid,
-			    strerror(errno));
-			rv->err = E_SPOOL;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-		rv->spooled += w;
-	}
-}
-
-static void
-spool_put(struct receiver *rv, const char *p, size_t n)
-{
-	if (rv->outlen + n > sizeof(rv->out)) {
-		spool_write(rv, rv->out, rv->outlen);
-		rv->outlen = 0;
-	}
-	memcpy(rv->out + rv->outlen, p, n);
-	rv->outlen += n;
-}
-
-/* Does the line start with the header field name (with its colon)? */
-static int
-is_field(const char *line, size_t len, const char *name)
-{
-	size_t n = strlen(name);
-
-	return len >= n && strncasecmp(line, name, n) == 0;
-}
-
-/* Mark recipients named by a Delivered-To: header as looping. */
-static void
-check_delivered_to(struct receiver *rv, const char *v, size_t len)
-{
-	size_t i, hl = strlen(conf.hostname);
-
-	while (len > 0 && (*v == ' ' || *v == '\t'))
-		v++, len--;
-	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-		len--;
-	for (i = 0; i < rv->s->ntarget; i++) {
-		struct target *t = &rv->s->targets[i];
-		size_t ul = strlen(t->user);
-
-		if (t->kind == T_LOCAL && len == ul + 1 + hl &&
-		    strncasecmp(v, t->user, ul) == 0 && v[ul] == '@' &&
-		    strncasecmp(v + ul + 1, conf.hostname, hl) == 0)
-			t->looped = 1;
-	}
-}
-
-/* A complete line (without its CRLF) has arrived. */
-static void
-end_line(struct receiver *rv)
-{
-	const char *p = rv->line;
-	size_t n = rv->len, len = rv->len;
-
-	rv->size += n + 2;
-	if (rv->toolong && rv->err == E_NONE)
-		rv->err = E_LONGLINE;
-	if (rv->size > conf.maxsize && rv->err == E_NONE)
-		rv->err = E_TOOBIG;
-	rv->toolong = 0;
-	rv->len = 0;
-	if (rv->err != E_NONE)
-		return;
-	if (rv->in_header) {
-		if (n == 0)
-			rv->in_header = 0;
-		else if (is_field(p, n, "Received:"))
-			rv->nreceived++;
-		else if (is_field(p, n, "Delivered-To:"))
-			check_delivered_to(rv, p + 13, n - 13);
-	}
-	while (n > 0 && *p == '>')
-		p++, n--;
-	if (n >= 5 && memcmp(p, "From ", 5) == 0)
-		rv->has_from = 1;
-	rv->line[len] = '\n';
-	spool_put(rv, rv->line, len + 1);
-}
-
-static void
-add_bytes(struct receiver *rv, const char *p, size_t n)
-{
-	if (rv->len + n > sizeof(rv->line) - 2) {
-		rv->toolong = 1;
-		n = sizeof(rv->line) - 2 - rv->len;
-	}
-	memcpy(rv->line + rv->len, p, n);
-	rv->len += n;
-}
-
-/* The end of a run of bytes other than CR and LF in buf[i..n). */
-static size_t
-run_end(const unsigned char *buf, size_t i, size_t n)
-{
-	const unsigned char *cr = memchr(buf + i, '\r', n - i);
-	const unsigned char *lf;
-	size_t end = cr != NULL ? (size_t)(cr - buf) : n;
-
-	/* memchr scans a word at a time; a bare LF can only come before. */
-	lf = memchr(buf + i, '\n', end - i);
-	return lf != NULL ? (size_t)(lf - buf) : end;
-}
-
-/*
- * Run the byte machine over input until CR LF . CR LF.  Only that
- * sequence ends the data; a bare CR is data, a bare LF is recorded as
- * an error, one leading dot is removed.  Returns IO_OK, IO_EOF or
- * IO_TIMEOUT.
- */
-static int
-receive(struct receiver *rv)
-{
-	const unsigned char *buf;
-	size_t n, i;
-	int r;
-
-	for (;;) {
-		if ((r = io_peek(&buf, &n)) != IO_OK)
-			return r;
-		for (i = 0; i < n; i++) {
-			unsigned char c = buf[i];
-
-			switch (rv->st) {
-			case D_DOT:
-				if (c == '\r') {
-					rv->st = D_DOTCR;
-					continue;
-				}
-				break;			/* the dot is gone */
-			case D_DOTCR:
-				if (c == '\n') {
-					io_consume(i + 1);
-					rv->len = 0;
-					return IO_OK;
-				}
-				add_bytes(rv, "\r", 1);	/* a bare CR */
-				break;
-			case D_BOL:
-				if (c == '.') {
-					rv->st = D_DOT;
-					continue;
-				}
-				break;
-			case D_CR:
-				if (c == '\n') {
-					end_line(rv);
-					rv->st = D_BOL;
-					continue;
-				}
-				add_bytes(rv, "\r", 1);	/* a bare CR */
-				break;
-			case D_TEXT:
-				break;
-			}
-			/* D_TEXT: copy a run of ordinary bytes at once. */
-			if (c == '\r') {
-				rv->st = D_CR;
-			} else if (c == '\n') {
-				if (rv->err == E_NONE || rv->err == E_LONGLINE)
-					rv->err = E_BARELF;
-				rv->st = D_TEXT;
-			} else {
-				size_t j = run_end(buf, i + 1, n);
-
-				add_bytes(rv, (const char *)buf + i, j - i);
-				i = j - 1;
-				rv->st = D_TEXT;
-			}
-		}
-		io_consume(n);
-	}
-}
-
 /* RFC 5321 4.4: the trace header, first in the spool. */
 static void
-received_header(struct session *s, struct receiver *rv)
+received_header(struct session *s, char *hdr, size_t sz)
 {
-	char hdr[1024], date[64], peer[MAX_PEER + 16] = "", forr[MAX_PATH_LEN + 16] = "";
+	char date[64], peer[MAX_PEER + 16] = "", forr[MAX_PATH_LEN + 16] = "";
 	time_t now = time(NULL);
 	int n;
 
@@ -766,12 +556,12 @@ received_header(struct session *s, struct receiver *rv)
 		    conf.peer6 ? "IPv6:" : "", conf.peer);
 	if (s->nrcpt == 1)
 		snprintf(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
-	n = snprintf(hdr, sizeof(hdr), "Received: from %s%s\n\tby %s "
+	n = snprintf(hdr, sz, "Received: from %s%s\n\tby %s "
 	    "(smtpd) with %s id %s%s;\n\t%s\n", s->helo, peer, conf.hostname,
 	    conf.lmtp ? "LMTP" : s->esmtp ? "ESMTP" : "SMTP", s->msgid, forr,
 	    date);
-	if (n > 0 && (size_t)n < sizeof(hdr))
-		spool_put(rv, hdr, (size_t)n);
+	if (n < 0 || (size_t)n >= sz)
+		hdr[0] = '\0';	/* cannot be: every part is bounded */
 }
 
 /*
@@ -804,7 +594,7 @@ outcome(const struct session *s, size_t first, size_t n)
 
 /* Deliver one copy to each target and send the final reply (or replies). */
 static void
-deliver(struct session *s, struct receiver *rv)
+deliver(struct session *s, const struct data_result *rv)
 {
 	struct message m;
 	char from[MAX_LOGVAL], addr[MAX_LOGVAL];
@@ -863,7 +653,8 @@ deliver(struct session *s, struct receiver *rv)
 static void
 cmd_data(struct session *s, char *arg)
 {
-	static struct receiver rv;
+	struct data_result rv;
+	char trace[1024];
 	static const enum reply err_reply[] = {
 		[E_LONGLINE] = R_MSG_LONGLINE, [E_BARELF] = R_MSG_BARELF,
 		[E_TOOBIG] = R_MSG_TOOBIG, [E_SPOOL] = R_NOSPACE,
@@ -889,21 +680,17 @@ cmd_data(struct session *s, char *arg)
 		return;
 	}
 	snprintf(s->msgid, sizeof(s->msgid), "%s.%u", s->sessid, ++s->nmsg);
-	memset(&rv, 0, offsetof(struct receiver, out));
-	rv.s = s;
-	rv.in_header = 1;
-	rv.outlen = 0;
-	rv.spooled = 0;	/* past the memset, like outlen */
 	reply(s, R_DATA, NULL);
-	received_header(s, &rv);
+	received_header(s, trace, sizeof(trace));
 	io_deadline(conf.datatime);
-	if ((r = receive(&rv)) == IO_TIMEOUT)
+	r = data_receive(s->spool, s->msgid, trace, s->targets, s->ntarget,
+	    &rv);
+	if (r == IO_TIMEOUT)
 		bye421(s, R_TIMEOUT);
 	if (r == IO_EOF) {
 		log_end(s, "eof-in-data");
 		exit(0);
 	}
-	spool_write(&rv, rv.out, rv.outlen);
 	if (rv.err != E_NONE) {
 		log_info("session=%s msg=%s error=%s size=%lu", s->sessid,
 		    s->msgid, err_name[rv.err], rv.size);

@@ -112,6 +112,18 @@ struct message {
 
 enum dlv_status { DLV_OK, DLV_TEMP, DLV_PERM };
 
+/* Sticky DATA errors, in the order of precedence of their replies. */
+enum data_error { E_NONE, E_LONGLINE, E_BARELF, E_TOOBIG, E_SPOOL };
+
+/* What the DATA receiver found. */
+struct data_result {
+	enum data_error	 err;
+	unsigned long	 size;		/* as -s counts it */
+	off_t		 spooled;	/* bytes in the spool */
+	unsigned int	 nreceived;	/* Received: header fields */
+	int		 has_from;	/* some line matches ^>*From  */
+};
+
 enum io_result { IO_OK, IO_TOOLONG, IO_EOF, IO_TIMEOUT };
 
 /* smtpd.c */
@@ -143,6 +155,10 @@ typedef void	 alias_add_fn(void *, enum target_kind, const char *,
 void	 alias_load(const char *);
 int	 alias_expand(const char *, alias_add_fn *, void *);
 size_t	 alias_match(const char *, char *, size_t);
+
+/* data.c */
+int	 data_receive(int, const char *, const char *, struct target *,
+	    size_t, struct data_result *);
 
 /* deliver.c */
 int	 dlv_valid_user(const char *);

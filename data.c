@@ -1,0 +1,252 @@
+/*
+ * The DATA receiver: a byte machine over the input buffer that unstuffs
+ * dots, finds the one end marker, records sticky errors, notes the header
+ * fields that reveal loops, and writes the spool in large blocks.
+ */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "smtpd.h"
+
+enum dstate { D_BOL, D_TEXT, D_CR, D_DOT, D_DOTCR };
+
+struct receiver {
+	int		 spool;
+	const char	*id;			/* for the log */
+	struct target	*targets;		/* Delivered-To: marks loops */
+	size_t		 ntarget;
+	enum dstate	 st;
+	enum data_error	 err;
+	char		 line[MAX_TEXTLINE];	/* one line, without CRLF */
+	size_t		 len;
+	int		 toolong;		/* this line overflowed */
+	unsigned long	 size;			/* as -s counts it */
+	int		 in_header;
+	unsigned int	 nreceived;
+	int		 has_from;
+	size_t		 outlen;
+	off_t		 spooled;
+	char		 out[65536];		/* spool writes; last, not cleared */
+};
+
+static void
+spool_write(struct receiver *rv, const char *p, size_t n)
+{
+	ssize_t w;
+
+	if (rv->err == E_SPOOL)
+		return;
+	while (n > 0) {
+		if ((w = write(rv->spool, p, n)) < 0) {
+			int e = errno;
+
+			if (e == EINTR)
+				continue;
+			log_err("msg=%s spool write: %s", rv->id, strerror(e));
+			rv->err = E_SPOOL;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+		rv->spooled += w;
+	}
+}
+
+static void
+spool_put(struct receiver *rv, const char *p, size_t n)
+{
+	if (rv->outlen + n > sizeof(rv->out)) {
+		spool_write(rv, rv->out, rv->outlen);
+		rv->outlen = 0;
+	}
+	memcpy(rv->out + rv->outlen, p, n);
+	rv->outlen += n;
+}
+
+/* Does the line start with the header field name (with its colon)? */
+static int
+is_field(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	return len >= n && strncasecmp(line, name, n) == 0;
+}
+
+/* Mark recipients named by a Delivered-To: header as looping. */
+static void
+check_delivered_to(struct receiver *rv, const char *v, size_t len)
+{
+	size_t i, hl = strlen(conf.hostname);
+
+	while (len > 0 && (*v == ' ' || *v == '\t'))
+		v++, len--;
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	for (i = 0; i < rv->ntarget; i++) {
+		struct target *t = &rv->targets[i];
+		size_t ul = strlen(t->user);
+
+		if (t->kind == T_LOCAL && len == ul + 1 + hl &&
+		    strncasecmp(v, t->user, ul) == 0 && v[ul] == '@' &&
+		    strncasecmp(v + ul + 1, conf.hostname, hl) == 0)
+			t->looped = 1;
+	}
+}
+
+/* A complete line (without its CRLF) has arrived. */
+static void
+end_line(struct receiver *rv)
+{
+	const char *p = rv->line;
+	size_t n = rv->len, len = rv->len;
+
+	rv->size += n + 2;
+	if (rv->toolong && rv->err == E_NONE)
+		rv->err = E_LONGLINE;
+	if (rv->size > conf.maxsize && rv->err == E_NONE)
+		rv->err = E_TOOBIG;
+	rv->toolong = 0;
+	rv->len = 0;
+	if (rv->err != E_NONE)
+		return;
+	if (rv->in_header) {
+		if (n == 0)
+			rv->in_header = 0;
+		else if (is_field(p, n, "Received:"))
+			rv->nreceived++;
+		else if (is_field(p, n, "Delivered-To:"))
+			check_delivered_to(rv, p + 13, n - 13);
+	}
+	while (n > 0 && *p == '>')
+		p++, n--;
+	if (n >= 5 && memcmp(p, "From ", 5) == 0)
+		rv->has_from = 1;
+	rv->line[len] = '\n';
+	spool_put(rv, rv->line, len + 1);
+}
+
+static void
+add_bytes(struct receiver *rv, const char *p, size_t n)
+{
+	if (rv->len + n > sizeof(rv->line) - 2) {
+		rv->toolong = 1;
+		n = sizeof(rv->line) - 2 - rv->len;
+	}
+	memcpy(rv->line + rv->len, p, n);
+	rv->len += n;
+}
+
+/* The end of a run of bytes other than CR and LF in buf[i..n). */
+static size_t
+run_end(const unsigned char *buf, size_t i, size_t n)
+{
+	const unsigned char *cr = memchr(buf + i, '\r', n - i);
+	const unsigned char *lf;
+	size_t end = cr != NULL ? (size_t)(cr - buf) : n;
+
+	/* memchr scans a word at a time; a bare LF can only come before. */
+	lf = memchr(buf + i, '\n', end - i);
+	return lf != NULL ? (size_t)(lf - buf) : end;
+}
+
+/*
+ * Run the byte machine over input until CR LF . CR LF.  Only that
+ * sequence ends the data; a bare CR is data, a bare LF is recorded as
+ * an error, one leading dot is removed.  Returns IO_OK, IO_EOF or
+ * IO_TIMEOUT.
+ */
+static int
+receive(struct receiver *rv)
+{
+	const unsigned char *buf;
+	size_t n, i;
+	int r;
+
+	for (;;) {
+		if ((r = io_peek(&buf, &n)) != IO_OK)
+			return r;
+		for (i = 0; i < n; i++) {
+			unsigned char c = buf[i];
+
+			switch (rv->st) {
+			case D_DOT:
+				if (c == '\r') {
+					rv->st = D_DOTCR;
+					continue;
+				}
+				break;			/* the dot is gone */
+			case D_DOTCR:
+				if (c == '\n') {
+					io_consume(i + 1);
+					rv->len = 0;
+					return IO_OK;
+				}
+				add_bytes(rv, "\r", 1);	/* a bare CR */
+				break;
+			case D_BOL:
+				if (c == '.') {
+					rv->st = D_DOT;
+					continue;
+				}
+				break;
+			case D_CR:
+				if (c == '\n') {
+					end_line(rv);
+					rv->st = D_BOL;
+					continue;
+				}
+				add_bytes(rv, "\r", 1);	/* a bare CR */
+				break;
+			case D_TEXT:
+				break;
+			}
+			/* D_TEXT: copy a run of ordinary bytes at once. */
+			if (c == '\r') {
+				rv->st = D_CR;
+			} else if (c == '\n') {
+				if (rv->err == E_NONE || rv->err == E_LONGLINE)
+					rv->err = E_BARELF;
+				rv->st = D_TEXT;
+			} else {
+				size_t j = run_end(buf, i + 1, n);
+
+				add_bytes(rv, (const char *)buf + i, j - i);
+				i = j - 1;
+				rv->st = D_TEXT;
+			}
+		}
+		io_consume(n);
+	}
+}
+
+/*
+ * Receive one message into the spool (empty, at offset 0), after the trace
+ * header.  Targets named by a Delivered-To: header get looped set.
+ * Returns IO_OK with *res filled in, IO_EOF or IO_TIMEOUT.
+ */
+int
+data_receive(int spool, const char *id, const char *trace,
+    struct target *targets, size_t ntarget, struct data_result *res)
+{
+	static struct receiver rv;	/* 64 KiB: not on the stack */
+	int r;
+
+	memset(&rv, 0, offsetof(struct receiver, out));
+	rv.spool = spool;
+	rv.id = id;
+	rv.targets = targets;
+	rv.ntarget = ntarget;
+	rv.in_header = 1;
+	spool_put(&rv, trace, strlen(trace));
+	if ((r = receive(&rv)) != IO_OK)
+		return r;
+	spool_write(&rv, rv.out, rv.outlen);
+	res->err = rv.err;
+	res->size = rv.size;
+	res->spooled = rv.spooled;
+	res->nreceived = rv.nreceived;
+	res->has_from = rv.has_from;
+	return IO_OK;
+}
