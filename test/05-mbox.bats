@@ -4,12 +4,9 @@ MSG=("Subject: test" "" "hello")
 
 # to_alice OPTIONS -- BODY...: one transaction from a@b.example to alice.
 to_alice() {
-	local opts=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
+	split_opts "$@"
+	set -- "${ARGS[@]}"
+	local opts=("${OPTS[@]}")
 	smtp "${opts[@]}" -- "HELO client.example" "MAIL FROM:<a@b.example>" \
 	    "RCPT TO:<alice@mx.test.example>" DATA "$@" . QUIT
 }

@@ -22,12 +22,9 @@ setup() {
 # on_tty HELPER-OPTIONS -- LINES...: one session, as smtp runs it, while
 # alice is logged in; what reached her terminal is in $TTYOUT.
 on_tty() {
-	local opts=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
+	split_opts "$@"
+	set -- "${ARGS[@]}"
+	local opts=("${OPTS[@]}")
 	printf '%s\r\n' "$@" | on_tty_raw "${opts[@]}"
 }
 
@@ -40,12 +37,9 @@ on_tty_raw() {
 # on_tty_bytes HELPER-OPTIONS -- STRING...: fed printf '%b' of each
 # STRING, with nothing between or added.
 on_tty_bytes() {
-	local opts=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
+	split_opts "$@"
+	set -- "${ARGS[@]}"
+	local opts=("${OPTS[@]}")
 	printf '%b' "$@" | on_tty_raw "${opts[@]}"
 }
 

@@ -57,14 +57,22 @@ setup() {
 	smtp_setup
 }
 
-# smtp OPTIONS -- LINES...: one session, the lines sent at once with CRLF.
-smtp() {
-	local opts=()
+# split_opts WORDS...: OPTS gets the words before "--", ARGS those after.
+split_opts() {
+	OPTS=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
+		OPTS+=("$1")
 		shift
 	done
 	[ $# -gt 0 ] && shift
+	ARGS=("$@")
+}
+
+# smtp OPTIONS -- LINES...: one session, the lines sent at once with CRLF.
+smtp() {
+	split_opts "$@"
+	set -- "${ARGS[@]}"
+	local opts=("${OPTS[@]}")
 	if [ $# -gt 0 ]; then
 		printf '%s\r\n' "$@"
 	fi | timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${opts[@]}"
@@ -78,12 +86,9 @@ smtp_raw() {
 # smtp_bytes OPTIONS -- STRING: one session fed printf '%b' STRING, so
 # \r, \n and \xNN are exact and nothing is added.
 smtp_bytes() {
-	local opts=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
+	split_opts "$@"
+	set -- "${ARGS[@]}"
+	local opts=("${OPTS[@]}")
 	printf '%b' "$*" | smtp_raw "${opts[@]}"
 }
 

@@ -249,12 +249,9 @@ logged() {
 
 # smtp_logged OPTIONS -- LINES...: smtp, with the syslog caught.
 smtp_logged() {
-	local opts=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
+	split_opts "$@"
+	set -- "${ARGS[@]}"
+	local opts=("${OPTS[@]}")
 	if [ $# -gt 0 ]; then
 		printf '%s\r\n' "$@"
 	fi | logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${opts[@]}"
