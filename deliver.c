@@ -576,10 +576,11 @@ deliver_local(const struct message *m, const char *user)
 
 	if (mailbox_path(path, sizeof(path), user, "") != 0)
 		return EX_NOUSER;
-	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+	if (lstat(path, &st) != 0)
+		return strcmp(user, "postmaster") == 0 ? deliver_mbox(m, user) :
+		    errno_status(errno);
+	if (S_ISDIR(st.st_mode))
 		return deliver_maildir(m, user, st.st_mode & 0660);
-	if (lstat(path, &st) != 0 && strcmp(user, "postmaster") != 0)
-		return errno_status(errno);
 	return deliver_mbox(m, user);
 }
 
