@@ -65,7 +65,7 @@ trim(char *p)
 static size_t
 parse_target(const char *file, int lineno, char *t, char *out)
 {
-	char buf[MAX_PATH_LEN + 3];
+	char buf[MAX_PATH_LEN + 3], esc[MAX_LOGVAL];
 	struct path pa;
 	const char *end;
 
@@ -79,17 +79,20 @@ parse_target(const char *file, int lineno, char *t, char *out)
 	if (strchr(t, '@') == NULL) {
 		addr_lower(t);
 		if (!dlv_valid_user(t) || strlen(t) > MAX_LOCAL)
-			die("%s:%d: bad local name %s", file, lineno, t);
+			die("%s:%d: bad local name %s", file, lineno,
+			    log_esc(esc, sizeof(esc), t));
 		return (size_t)sprintf(out, "L%s", t) + 1;
 	}
 	if (snprintf(buf, sizeof(buf), "<%s>", t) >= (int)sizeof(buf) ||
 	    (end = addr_path(buf, &pa, 1)) == NULL || *end != '\0')
-		die("%s:%d: bad address %s", file, lineno, t);
+		die("%s:%d: bad address %s", file, lineno,
+		    log_esc(esc, sizeof(esc), t));
 	if (!addr_is_local(pa.domain))
 		return (size_t)sprintf(out, "R%s", pa.addr) + 1;
 	addr_lower(pa.local);
 	if (!dlv_valid_user(pa.local))
-		die("%s:%d: bad local name %s", file, lineno, pa.local);
+		die("%s:%d: bad local name %s", file, lineno,
+		    log_esc(esc, sizeof(esc), pa.local));
 	return (size_t)sprintf(out, "L%s", pa.local) + 1;
 }
 
@@ -98,7 +101,7 @@ static void
 parse_line(const char *file, int lineno, char *line)
 {
 	struct alias *a;
-	char *colon, *t, *out;
+	char *colon, *t, *out, esc[MAX_LOGVAL];
 
 	line = trim(line);
 	if (*line == '\0' || *line == '#')
@@ -109,10 +112,11 @@ parse_line(const char *file, int lineno, char *line)
 	line = trim(line);
 	addr_lower(line);
 	if (!dlv_valid_user(line) || strlen(line) > MAX_LOCAL)
-		die("%s:%d: bad alias name %s", file, lineno, line);
+		die("%s:%d: bad alias name %s", file, lineno,
+		    log_esc(esc, sizeof(esc), line));
 	if (find(line) != NULL) {
 		log_err("%s:%d: alias %s repeated; the first one counts",
-		    file, lineno, line);
+		    file, lineno, log_esc(esc, sizeof(esc), line));
 		return;
 	}
 	if ((a = realloc(aliases, (naliases + 1) * sizeof(*a))) == NULL)
@@ -133,7 +137,8 @@ parse_line(const char *file, int lineno, char *line)
 		a->ntargets++;
 	}
 	if (a->ntargets == 0)
-		die("%s:%d: alias %s has no targets", file, lineno, line);
+		die("%s:%d: alias %s has no targets", file, lineno,
+		    log_esc(esc, sizeof(esc), line));
 	naliases++;
 }
 
@@ -161,12 +166,18 @@ alias_load(const char *file)
 	if (memchr(buf, '\0', len) != NULL)
 		die("%s: holds a NUL byte", file);
 
-	/* Join continuation lines (leading blank) to the line before. */
+	/*
+	 * Join continuation lines (leading blank) to the line before.  The
+	 * CR of a CR LF line end becomes a blank, so that files written on
+	 * other systems read the same.
+	 */
 	line = buf;
 	for (p = buf; *p != '\0'; p++) {
 		if (*p != '\n')
 			continue;
 		lineno++;
+		if (p > buf && p[-1] == '\r')
+			p[-1] = ' ';
 		if (p[1] == ' ' || p[1] == '\t') {
 			*p = ' ';
 			continue;

@@ -138,3 +138,25 @@ setup() {
 	codes_are 220 250 250 221
 	[[ $output == *$'250-2.1.5 <alice@mx.test.example>\r\n250 2.1.5 <other@remote.example>\r\n'* ]]
 }
+
+@test "an aliases file with CR LF line ends and continuation lines reads as with LF" {
+	run -0 --separate-stderr smtp -a "$BATS_TEST_DIRNAME/fixtures/aliases-crlf" -- "HELO c" \
+		"MAIL FROM:<s@c.example>" "RCPT TO:<other@$HOST>" DATA x . QUIT
+	codes_are 220 250 250 250 354 250 221
+	[ -z "$stderr" ]
+	count_is 1 mbox_count "$MAIL/alice"
+	count_is 1 mbox_count "$MAIL/carol"
+	count_is 1 maildir_count "$MAIL/bob"
+	count_is 1 mbox_count "$MAIL/postmaster"
+}
+
+@test "a CR inside a bad aliases line reaches the log escaped" {
+	load launch
+	needs unshare
+	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	printf 'x: bob\rcarol\r\n' >"$BATS_TEST_TMPDIR/bad"
+	run -1 --separate-stderr smtp_logged -a "$BATS_TEST_TMPDIR/bad" -- QUIT
+	[ -z "$output" ]
+	log_has ':1: bad local name bob\\x0dcarol$'
+	no_cr "$BATS_TEST_TMPDIR/syslog"
+}
