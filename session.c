@@ -373,7 +373,6 @@ add_target(void *ctx, enum target_kind kind, const char *user,
 {
 	struct session *s = ctx;
 	struct target *t;
-	size_t i;
 
 	if (s->ntarget == s->targetcap) {
 		size_t cap = s->targetcap ? s->targetcap * 2 : 8;
@@ -393,14 +392,31 @@ add_target(void *ctx, enum target_kind kind, const char *user,
 	t->kind = kind;
 	snprintf(t->user, sizeof(t->user), "%s", user);
 	snprintf(t->addr, sizeof(t->addr), "%s", addr);
-	/* One copy per mailbox and per remote address. */
-	for (i = 0; i + 1 < s->ntarget; i++)
-		if (s->targets[i].kind == kind && s->targets[i].dup == 0 &&
-		    (kind == T_LOCAL ? strcmp(s->targets[i].user, user) :
-		    strcasecmp(s->targets[i].addr, addr)) == 0) {
-			t->dup = i + 1;
-			break;
-		}
+}
+
+/*
+ * One copy per mailbox and per remote address: mark each target from
+ * first on that repeats an earlier one.  Run once the targets of an RCPT
+ * have their final places, so that each dup names the right index.
+ */
+static void
+mark_dups(struct session *s, size_t first)
+{
+	size_t i, j;
+
+	for (j = first; j < s->ntarget; j++) {
+		struct target *t = &s->targets[j];
+
+		for (i = 0; i < j; i++)
+			if (s->targets[i].kind == t->kind &&
+			    s->targets[i].dup == 0 &&
+			    (t->kind == T_LOCAL ?
+			    strcmp(s->targets[i].user, t->user) :
+			    strcasecmp(s->targets[i].addr, t->addr)) == 0) {
+				t->dup = i + 1;
+				break;
+			}
+	}
 }
 
 /*
@@ -445,6 +461,7 @@ resolve(struct session *s, const char *local, const char *addr,
 		}
 		s->ntarget = n;
 	}
+	mark_dups(s, first);
 	return s->ntarget > first ? R_RCPT_OK : R_NOUSER;
 }
 

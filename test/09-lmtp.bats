@@ -74,3 +74,45 @@ teardown() {
 		wait "$LAUNCHER" 2>/dev/null || true
 	fi
 }
+
+# dup_aliases: lists whose remote members are dropped without -f and that
+# name one mailbox twice.
+dup_aliases() {
+	printf '%s\n' 'dupes: far@remote.example, other@remote.example,' \
+		'	dave, dave' \
+		'loopy: far@remote.example, other@remote.example, alice, alice' \
+		>"$BATS_TEST_TMPDIR/aliases"
+}
+
+@test "duplicates across a list and plain RCPTs get each recipient's own reply" {
+	dup_aliases
+	mkmbox dave
+	# An MDA that refuses dave for good and records the others.
+	mkdir "$BATS_TEST_TMPDIR/got"
+	printf '%s\n' '#!/bin/sh' 'cat >/dev/null' '[ "$1" = dave ] && exit 1' \
+		"echo x >>'$BATS_TEST_TMPDIR/got/'\"\$1\"" >"$BATS_TEST_TMPDIR/mda"
+	chmod 755 "$BATS_TEST_TMPDIR/mda"
+	give_to_smtpd "$BATS_TEST_TMPDIR/got" "$BATS_TEST_TMPDIR/mda"
+	run -0 --separate-stderr smtp -L -a "$BATS_TEST_TMPDIR/aliases" \
+		-m "$BATS_TEST_TMPDIR/mda %u" -- "LHLO c" "MAIL FROM:<s@c.example>" \
+		"RCPT TO:<alice@$HOST>" "RCPT TO:<dupes@$HOST>" "RCPT TO:<dave@$HOST>" \
+		"RCPT TO:<bob@$HOST>" "RCPT TO:<alice@$HOST>" DATA x . QUIT
+	codes_are 220 250 250 250 250 250 250 250 354 250 554 554 250 250 221
+	escs_are - - 2.1.0 2.1.5 2.1.5 2.1.5 2.1.5 2.1.5 - 2.0.0 5.3.0 5.3.0 2.0.0 2.0.0 2.0.0
+	[ -z "$stderr" ]
+	# One copy per mailbox: alice and bob once, dave tried once.
+	[ "$(cat "$BATS_TEST_TMPDIR/got/alice")" = x ]
+	[ "$(cat "$BATS_TEST_TMPDIR/got/bob")" = x ]
+	[ ! -e "$BATS_TEST_TMPDIR/got/dave" ]
+}
+
+@test "a list whose only mailbox refuses the copy as a loop gets 554, not 250" {
+	dup_aliases
+	run -0 --separate-stderr smtp -L -a "$BATS_TEST_TMPDIR/aliases" -- "LHLO c" \
+		"MAIL FROM:<s@c.example>" "RCPT TO:<loopy@$HOST>" "RCPT TO:<bob@$HOST>" \
+		DATA "Delivered-To: alice@$HOST" "" x . QUIT
+	codes_are 220 250 250 250 250 354 554 250 221
+	esc_is 7 5.4.6
+	count_is 0 mbox_count "$MAIL/alice"
+	count_is 1 maildir_count "$MAIL/bob"
+}
