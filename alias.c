@@ -193,23 +193,44 @@ alias_load(const char *file)
 struct expansion {
 	alias_add_fn	*add;
 	void		*ctx;
+	const char	*top;		/* the name being expanded */
+	size_t		 nodes;		/* names looked up so far */
 	const char	*chain[MAX_ALIAS_DEPTH + 1];
 };
 
+/* Count one more name or address met; is the expansion now too big? */
+static int
+too_big(struct expansion *x)
+{
+	char esc[MAX_LOGVAL];
+
+	if (++x->nodes <= MAX_ALIAS_NODES)
+		return 0;
+	log_err("alias %s: expansion meets more than %d names and "
+	    "addresses; refused", log_esc(esc, sizeof(esc), x->top),
+	    MAX_ALIAS_NODES);
+	return 1;
+}
+
 /*
  * Expand name at depth; returns the number of targets added, -1 when the
- * top-level name is no alias, -2 when the nesting is too deep.  A name met
- * again inside its own expansion means its mailbox, as in sendmail.
+ * top-level name is no alias, -2 when the nesting is too deep, -3 when the
+ * expansion meets more than MAX_ALIAS_NODES names and addresses (lists
+ * that name the same list many times grow exponentially with depth).  A name met again
+ * inside its own expansion means its mailbox, as in sendmail.
  */
 static int
 expand(struct expansion *x, const char *name, int depth)
 {
-	const struct alias *a = find(name);
+	const struct alias *a;
 	const char *t;
 	char addr[MAX_PATH_LEN + 1];
 	size_t i;
 	int n = 0, r;
 
+	if (too_big(x))
+		return -3;
+	a = find(name);
 	for (i = 0; a != NULL && i < (size_t)depth; i++)
 		if (strcmp(x->chain[i], a->name) == 0)
 			a = NULL;
@@ -234,12 +255,14 @@ expand(struct expansion *x, const char *name, int depth)
 	x->chain[depth] = a->name;
 	for (t = a->targets, i = 0; i < a->ntargets; i++, t += strlen(t) + 1) {
 		if (*t == 'R') {
+			if (too_big(x))
+				return -3;
 			x->add(x->ctx, T_REMOTE, "", t + 1);
 			n++;
 			continue;
 		}
-		if ((r = expand(x, t + 1, depth + 1)) == -2)
-			return -2;
+		if ((r = expand(x, t + 1, depth + 1)) < 0)
+			return r;
 		n += r;
 	}
 	return n;
@@ -253,6 +276,8 @@ alias_expand(const char *name, alias_add_fn *add, void *ctx)
 
 	x.add = add;
 	x.ctx = ctx;
+	x.top = name;
+	x.nodes = 0;
 	return expand(&x, name, 0);
 }
 

@@ -61,6 +61,7 @@ enum reply {
 	R_GREETING_LMTP,
 	R_ALIASLOOP,
 	R_VRFY_FORWARD,
+	R_ALIASBIG,
 	R_COUNT
 };
 
@@ -122,6 +123,7 @@ static const struct reply_text {
 	[R_GREETING_LMTP] = { 220, "",      "%s LMTP smtpd ready" },
 	[R_ALIASLOOP]	  = { 550, "5.4.6", "Alias nesting too deep or looping" },
 	[R_VRFY_FORWARD]  = { 251, "2.1.5", "User not local; will forward to %s" },
+	[R_ALIASBIG]	  = { 550, "5.2.4", "Alias expansion too large" },
 };
 
 #endif

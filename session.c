@@ -419,6 +419,13 @@ mark_dups(struct session *s, size_t first)
 	}
 }
 
+/* The reply for an expansion that alias_expand() refused. */
+static enum reply
+alias_error(int r)
+{
+	return r == -3 ? R_ALIASBIG : R_ALIASLOOP;
+}
+
 /*
  * Resolve a local name to targets from index first on; returns the reply
  * for the RCPT, R_RCPT_OK when the targets stand.
@@ -433,8 +440,8 @@ resolve(struct session *s, const char *local, const char *addr,
 	s->overflow = 0;
 	if (!dlv_valid_user(local))
 		return R_NOUSER;
-	if ((r = alias_expand(local, add_target, s)) == -2)
-		return R_ALIASLOOP;
+	if ((r = alias_expand(local, add_target, s)) < -1)
+		return alias_error(r);
 	if (r == -1) {
 		if (strcmp(local, "postmaster") != 0 && !dlv_exists(local))
 			return R_NOUSER;
@@ -892,8 +899,8 @@ cmd_expn(struct session *s, char *arg)
 		return;
 	}
 	/* Count first, so that an error never follows continuation lines. */
-	if ((x = alias_expand(local, vrfy_add, &f)) == -2) {
-		reply(s, R_ALIASLOOP, NULL);
+	if ((x = alias_expand(local, vrfy_add, &f)) < -1) {
+		reply(s, alias_error(x), NULL);
 		return;
 	}
 	if (x <= 0) {

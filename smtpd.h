@@ -27,6 +27,7 @@
 #define MAX_LOGVAL	1024	/* a log_esc() buffer: 4 bytes per escaped byte */
 #define MAX_TARGETS	1000	/* delivery targets of one transaction */
 #define MAX_ALIAS_DEPTH	10
+#define MAX_ALIAS_NODES	10000	/* names and addresses one expansion meets */
 #define MAX_WORDS	32	/* words of an -m or -f template */
 
 /* An -m or -f command, split into words once at start-up. */

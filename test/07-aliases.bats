@@ -139,6 +139,44 @@ setup() {
 	[[ $output == *$'250-2.1.5 <alice@mx.test.example>\r\n250 2.1.5 <other@remote.example>\r\n'* ]]
 }
 
+# diamond FILE: ten aliases, each naming the next eight times, so that one
+# expansion would meet 8^9 names.
+diamond() {
+	local i j
+	for i in $(seq 0 8); do
+		printf 'n%d:' "$i"
+		for j in $(seq 8); do
+			printf ' n%d,' $((i + 1))
+		done
+		printf ' alice\n'
+	done >"$1"
+	printf 'n9: alice\n' >>"$1"
+}
+
+@test "an alias whose expansion meets too many names is refused 550 5.2.4 at once" {
+	diamond "$BATS_TEST_TMPDIR/diamond"
+	run -0 --separate-stderr smtp -a "$BATS_TEST_TMPDIR/diamond" -E -- "HELO c" \
+		"MAIL FROM:<s@c.example>" "RCPT TO:<n0@$HOST>" "RCPT TO:<n8@$HOST>" \
+		"EXPN n0" DATA x . QUIT
+	codes_are 220 250 250 550 250 550 354 250 221
+	esc_is 4 5.2.4
+	esc_is 6 5.2.4
+	[ -z "$stderr" ]
+	count_is 1 mbox_count "$MAIL/alice"
+}
+
+@test "an expansion that meets too many names is logged" {
+	load launch
+	needs unshare
+	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	diamond "$BATS_TEST_TMPDIR/diamond"
+	run -0 --separate-stderr smtp_logged -a "$BATS_TEST_TMPDIR/diamond" -- "HELO c" \
+		"MAIL FROM:<s@c.example>" "RCPT TO:<n0@$HOST>" QUIT
+	codes_are 220 250 250 550 221
+	log_has 'alias n0: expansion meets more than [0-9]+ names and addresses; refused'
+	log_has ' refused client=local code=550 esc=5\.2\.4 cmd=RCPT arg=TO:<n0@mx\.test\.example> '
+}
+
 @test "an aliases file with CR LF line ends and continuation lines reads as with LF" {
 	run -0 --separate-stderr smtp -a "$BATS_TEST_DIRNAME/fixtures/aliases-crlf" -- "HELO c" \
 		"MAIL FROM:<s@c.example>" "RCPT TO:<other@$HOST>" DATA x . QUIT
