@@ -62,6 +62,7 @@ enum reply {
 	R_ALIASLOOP,
 	R_VRFY_FORWARD,
 	R_ALIASBIG,
+	R_LISTTOOBIG,
 	R_COUNT
 };
 
@@ -124,6 +125,7 @@ static const struct reply_text {
 	[R_ALIASLOOP]	  = { 550, "5.4.6", "Alias nesting too deep or looping" },
 	[R_VRFY_FORWARD]  = { 251, "2.1.5", "User not local; will forward to %s" },
 	[R_ALIASBIG]	  = { 550, "5.2.4", "Alias expansion too large" },
+	[R_LISTTOOBIG]	  = { 550, "5.2.4", "Too many recipients in alias list" },
 };
 
 #endif

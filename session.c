@@ -33,7 +33,8 @@ struct session {
 	size_t		 nrcpt, rcptcap;
 	struct target	*targets;		/* of all rcpts, in order */
 	size_t		 ntarget, targetcap;
-	int		 overflow;		/* a target did not fit */
+	size_t		 dropped;		/* targets of this RCPT that did not fit */
+	int		 nomem;			/* a target found no memory */
 	char		 sessid[24];
 	char		 msgid[32];
 	unsigned int	 nmsg;
@@ -366,7 +367,11 @@ cmd_saml(struct session *s, char *arg)
 	start_tx(s, arg, TX_SAML);
 }
 
-/* alias_add_fn: one more target for the RCPT being handled. */
+/*
+ * alias_add_fn: one more target for the RCPT being handled.  Past
+ * MAX_TARGETS targets are only counted, so that resolve() can tell a list
+ * too long for any transaction from one too long for this one.
+ */
 static void
 add_target(void *ctx, enum target_kind kind, const char *user,
     const char *addr)
@@ -374,14 +379,17 @@ add_target(void *ctx, enum target_kind kind, const char *user,
 	struct session *s = ctx;
 	struct target *t;
 
+	if (s->ntarget == MAX_TARGETS || s->nomem) {
+		s->dropped++;
+		return;
+	}
 	if (s->ntarget == s->targetcap) {
 		size_t cap = s->targetcap ? s->targetcap * 2 : 8;
 
 		if (cap > MAX_TARGETS)
 			cap = MAX_TARGETS;
-		if (s->ntarget == cap ||
-		    (t = realloc(s->targets, cap * sizeof(*t))) == NULL) {
-			s->overflow = 1;
+		if ((t = realloc(s->targets, cap * sizeof(*t))) == NULL) {
+			s->nomem = 1;
 			return;
 		}
 		s->targets = t;
@@ -437,7 +445,8 @@ resolve(struct session *s, const char *local, const char *addr,
 	size_t i, n;
 	int r;
 
-	s->overflow = 0;
+	s->dropped = 0;
+	s->nomem = 0;
 	if (!dlv_valid_user(local))
 		return R_NOUSER;
 	if ((r = alias_expand(local, add_target, s)) < -1)
@@ -447,8 +456,24 @@ resolve(struct session *s, const char *local, const char *addr,
 			return R_NOUSER;
 		add_target(s, T_LOCAL, local, addr);
 	}
-	if (s->overflow)
+	if (s->nomem)
+		return R_LOCALERR;
+	/*
+	 * A list longer than any transaction may hold is refused for good;
+	 * one that only overflows this transaction fits in the next.
+	 */
+	if (s->dropped > 0) {
+		if (s->ntarget - first + s->dropped > MAX_TARGETS) {
+			char name[MAX_LOGVAL];
+
+			log_err("session=%s alias=%s members=%zu limit=%d "
+			    "refused=too-many-members", s->sessid,
+			    log_esc(name, sizeof(name), local),
+			    s->ntarget - first + s->dropped, MAX_TARGETS);
+			return R_LISTTOOBIG;
+		}
 		return R_TOOMANYRCPT;
+	}
 	/* RFC 5321 3.4: one remote target is a forwarding. */
 	if (s->ntarget - first == 1 && s->targets[first].kind == T_REMOTE)
 		return conf.fwd.n > 0 ? R_FORWARD : R_NOTLOCAL;

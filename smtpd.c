@@ -320,7 +320,8 @@ main(int argc, char *argv[])
 			    strlen(optarg));
 			break;
 		case 'n':
-			conf.maxrcpt = (size_t)number(optarg, 1, 100000, ch);
+			conf.maxrcpt = (size_t)number(optarg, 1, MAX_TARGETS,
+			    ch);
 			break;
 		case 'r':
 			root = optarg;

@@ -25,7 +25,7 @@
 #define MAX_HOSTNAME	255
 #define MAX_PEER	64
 #define MAX_LOGVAL	1024	/* a log_esc() buffer: 4 bytes per escaped byte */
-#define MAX_TARGETS	1000	/* delivery targets of one transaction */
+#define MAX_TARGETS	1000	/* delivery targets of one transaction, and -n */
 #define MAX_ALIAS_DEPTH	10
 #define MAX_ALIAS_NODES	10000	/* names and addresses one expansion meets */
 #define MAX_WORDS	32	/* words of an -m or -f template */

@@ -161,3 +161,45 @@ pad() {
 	[ ! -s "$MAIL/alice" ]
 	[ -z "$stderr" ]
 }
+
+# members_list NAME N: an alias NAME of N distinct members u1..uN.
+members_list() {
+	local i
+	printf '%s:' "$1"
+	for i in $(seq $(($2 - 1))); do
+		printf ' u%d,' "$i"
+		[ $((i % 10)) = 0 ] && printf '\n\t'
+	done
+	printf ' u%d\n' "$2"
+}
+
+@test "-n above the limit of 1000 recipients is refused at start-up" {
+	run -1 --separate-stderr smtp -n 1001 -- QUIT
+	[ -z "$output" ]
+	run -0 --separate-stderr smtp -n 1000 -- QUIT
+	codes_are 220 221
+}
+
+@test "an alias list of more than 1000 members is refused 550 5.2.4, also in a fresh transaction" {
+	{ members_list big 1001; } >"$BATS_TEST_TMPDIR/aliases"
+	run -0 --separate-stderr smtp -a "$BATS_TEST_TMPDIR/aliases" -m /bin/true -- \
+		"HELO client" "MAIL FROM:<a@b.example>" "RCPT TO:<big@mx.test.example>" \
+		"RCPT TO:<alice@mx.test.example>" RSET \
+		"MAIL FROM:<a@b.example>" "RCPT TO:<alice@mx.test.example>" \
+		"RCPT TO:<big@mx.test.example>" QUIT
+	codes_are 220 250 250 550 250 250 250 250 550 221
+	esc_is 4 5.2.4
+	esc_is 9 5.2.4
+	[ -z "$stderr" ]
+}
+
+@test "a list that fits alone but not beside earlier recipients gets 452 4.5.3, then fits" {
+	{ members_list big 1000; } >"$BATS_TEST_TMPDIR/aliases"
+	run -0 --separate-stderr smtp -a "$BATS_TEST_TMPDIR/aliases" -m /bin/true -- \
+		"HELO client" "MAIL FROM:<a@b.example>" "RCPT TO:<alice@mx.test.example>" \
+		"RCPT TO:<big@mx.test.example>" RSET \
+		"MAIL FROM:<a@b.example>" "RCPT TO:<big@mx.test.example>" QUIT
+	codes_are 220 250 250 250 452 250 250 250 221
+	esc_is 5 4.5.3
+	[ -z "$stderr" ]
+}
