@@ -5,6 +5,7 @@
  * Nothing here delivers; deliver.c does that, queue.c decides when.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include "reply.h"
 
 #define DSN_MAXHDRS	65536		/* original headers quoted, at most */
+
+static char	hdr[DSN_MAXHDRS];	/* the header block being quoted */
 
 /*
  * The reply that stands for r's status (code, enhanced code, text), for
@@ -70,58 +73,138 @@ dsn_target(const char *sender, struct target *t)
 	    (int)sizeof(t->addr) - 12, conf.hostname);
 }
 
-/* The original header block of m, at most DSN_MAXHDRS bytes, whole lines. */
-static void
-headers(FILE *f, const struct message *m)
+/*
+ * Read the original header block of m, at most DSN_MAXHDRS bytes of
+ * whole lines, into hdr; returns its length.
+ */
+static size_t
+read_headers(const struct message *m)
 {
-	char buf[4096];
-	off_t off = 0;
-	int bol = 1;
-	ssize_t n, i;
+	size_t len = 0, i;
+	ssize_t n;
 
-	while (off < m->size && off < DSN_MAXHDRS) {
-		size_t want = sizeof(buf);
+	while ((off_t)len < m->size && len < sizeof(hdr)) {
+		size_t want = sizeof(hdr) - len;
 
-		if ((off_t)want > m->size - off)
-			want = (size_t)(m->size - off);
-		if ((n = pread(m->fd, buf, want, m->offset + off)) <= 0) {
+		if ((off_t)want > m->size - (off_t)len)
+			want = (size_t)(m->size - (off_t)len);
+		if ((n = pread(m->fd, hdr + len, want,
+		    m->offset + (off_t)len)) <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			break;
 		}
-		for (i = 0; i < n; i++) {
-			if (buf[i] == '\n' && bol) {
-				fwrite(buf, 1, (size_t)i, f);
-				return;		/* the blank line */
-			}
-			bol = buf[i] == '\n';
-		}
-		if (off + n >= DSN_MAXHDRS) {
-			/* Keep only whole lines when the cap cuts the block. */
-			while (n > 0 && buf[n - 1] != '\n')
-				n--;
-			fwrite(buf, 1, (size_t)n, f);
-			return;
-		}
-		fwrite(buf, 1, (size_t)n, f);
-		off += n;
+		len += (size_t)n;
 	}
-	if (!bol)
-		putc('\n', f);
+	for (i = 0; i < len; i++)
+		if (hdr[i] == '\n' && (i == 0 || hdr[i - 1] == '\n'))
+			return i;	/* up to the blank line */
+	if (len == sizeof(hdr))
+		while (len > 0 && hdr[len - 1] != '\n')
+			len--;		/* the cap cut a line */
+	return len;
 }
 
-/* The multipart/report of RFC 3464 for the failed recipients of m. */
+/* Does w occur anywhere in s[0..n)? */
+static int
+occurs(const char *s, size_t n, const char *w)
+{
+	size_t wl = strlen(w), i;
+
+	for (i = 0; i + wl <= n; i++)
+		if (s[i] == w[0] && memcmp(s + i, w, wl) == 0)
+			return 1;
+	return 0;
+}
+
+/* splitmix64: spreads the bits of x over the result. */
+static uint64_t
+mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/*
+ * 128 bits a client cannot guess: from /dev/urandom, or where that cannot
+ * be read (a -r jail without /dev) from the clocks, the pid and a counter.
+ * The caller never relies on them alone; see boundary().
+ */
 static void
+random_bits(uint64_t v[2])
+{
+	static uint64_t state;
+	struct timespec rt, mono;
+	ssize_t n = -1;
+	int fd;
+
+	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) >= 0) {
+		while ((n = read(fd, v, 2 * sizeof(v[0]))) < 0 &&
+		    errno == EINTR)
+			continue;
+		(void)close(fd);	/* read only */
+	}
+	if (n == (ssize_t)(2 * sizeof(v[0])))
+		return;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	state = mix(state ^ (uint64_t)rt.tv_sec ^ ((uint64_t)getpid() << 32));
+	state = mix(state ^ (uint64_t)rt.tv_nsec ^ ((uint64_t)mono.tv_nsec << 32));
+	v[0] = state = mix(state ^ (uint64_t)mono.tv_sec);
+	v[1] = state = mix(state);
+}
+
+/*
+ * A MIME boundary for a report about m that occurs nowhere in what a
+ * client could have put into the report: the quoted header block h[0..hn),
+ * the sender, the addresses and the last error.  An occurrence draws a
+ * new one, so no client can end a part early or add one.  -1 if none
+ * could be found.
+ */
+static int
+boundary(char *b, size_t sz, const char *h, size_t hn,
+    const struct message *m, const struct target *r, size_t n,
+    const char *lasterr)
+{
+	uint64_t v[2];
+	size_t i;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		random_bits(v);
+		snprintf(b, sz, "=_smtpd_%016llx%016llx",
+		    (unsigned long long)v[0], (unsigned long long)v[1]);
+		if (occurs(h, hn, b) || occurs(m->sender, strlen(m->sender),
+		    b) || (lasterr != NULL && occurs(lasterr, strlen(lasterr),
+		    b)))
+			continue;
+		for (i = 0; i < n; i++)
+			if (occurs(r[i].addr, strlen(r[i].addr), b))
+				break;
+		if (i == n)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * The multipart/report of RFC 3464 for the failed recipients of m; -1 if
+ * no boundary could be found.
+ */
+static int
 report(FILE *f, const struct message *m, long long arrival,
     const struct target *r, size_t n, int expired, const char *lasterr,
     const struct target *to)
 {
 	char date[64], adate[64], text[256], bound[96];
-	size_t i;
+	size_t i, hlen = read_headers(m);
 
+	if (boundary(bound, sizeof(bound), hdr, hlen, m, r, n, lasterr) != 0)
+		return -1;
 	rfc_date(date, sizeof(date), time(NULL));
 	rfc_date(adate, sizeof(adate), (time_t)arrival);
-	snprintf(bound, sizeof(bound), "=_smtpd_%s", m->id);
 	fprintf(f, "From: Mail Delivery System <MAILER-DAEMON@%s>\n"
 	    "To: <%s>\nSubject: Undelivered Mail Returned to Sender\n"
 	    "Date: %s\nMessage-ID: <%s.dsn@%s>\nAuto-Submitted: auto-replied\n"
@@ -171,8 +254,11 @@ report(FILE *f, const struct message *m, long long arrival,
 	}
 	fprintf(f, "\n--%s\nContent-Type: text/rfc822-headers\n"
 	    "Content-Description: Undelivered message headers\n\n", bound);
-	headers(f, m);
+	fwrite(hdr, 1, hlen, f);
+	if (hlen > 0 && hdr[hlen - 1] != '\n')
+		putc('\n', f);
 	fprintf(f, "\n--%s--\n", bound);
+	return 0;
 }
 
 /*
@@ -197,8 +283,12 @@ dsn_build(const struct message *m, long long arrival, const struct target *r,
 		(void)close(fd);	/* unlinked spool, nothing written */
 		return -1;
 	}
-	report(f, m, arrival, r, n, expired, lasterr, to);
 	memset(d, 0, sizeof(*d));
+	if (report(f, m, arrival, r, n, expired, lasterr, to) != 0) {
+		log_err("msg=%s dsn: no MIME boundary free of the text", m->id);
+		(void)fclose(f);	/* unlinked spool, not used */
+		return -1;
+	}
 	err = fflush(f) != 0 || ferror(f) ? errno : 0;
 	if (err == 0 && ((d->size = ftello(f)) <= 0 ||
 	    (d->fd = dup(fd)) < 0))

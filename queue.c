@@ -122,33 +122,104 @@ q_path(char *buf, size_t sz)
 	return n > 0 && (size_t)n < sz ? 0 : -1;
 }
 
-/* Open the queue directory, creating it if create is set; -1 on error. */
-static int
-q_open(int create)
-{
-	char path[4096];
-	int fd;
-
-	if (q_path(path, sizeof(path)) != 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
-		log_err("queue %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 &&
-	    (create || errno != ENOENT))
-		log_err("queue %s: %s", path, strerror(errno));
-	return fd;
-}
-
 /* Close an fd that was only read or a directory; a failure is logged. */
 static void
 q_close(int fd)
 {
 	if (close(fd) != 0)
 		log_err("queue: close: %s", strerror(errno));
+}
+
+/*
+ * Open the queue directory, creating it if create is set; -1 on error
+ * (errno ENOENT if it does not exist).  Only a real directory, not a
+ * symlink, owned by the user we run as and writable by nobody else is
+ * the queue: anyone else could plant entries with forged envelopes.
+ * With anyowner (root listing with -p) any owner will do.  *owner gets
+ * the owner, whom every entry must belong to.
+ */
+static int
+q_open(int create, int anyowner, uid_t *owner)
+{
+	char path[4096], esc[MAX_LOGVAL];
+	struct stat st;
+	int fd;
+
+	if (q_path(path, sizeof(path)) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	log_esc(esc, sizeof(esc), path);
+	if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
+		log_err("queue %s: %s", esc, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		if (create || errno != ENOENT)
+			log_err("queue %s: %s", esc, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0) {
+		log_err("queue %s: %s", esc, strerror(errno));
+		q_close(fd);
+		errno = EIO;
+		return -1;
+	}
+	if ((!anyowner && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		log_err("queue %s: owner uid %lu mode %03o, not uid %lu's "
+		    "alone; refused", esc, (unsigned long)st.st_uid,
+		    (unsigned int)(st.st_mode & 07777),
+		    (unsigned long)geteuid());
+		q_close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	*owner = st.st_uid;
+	return fd;
+}
+
+/*
+ * Open the entry name with flags (O_RDONLY or O_RDWR) if it is a regular
+ * file of owner that nobody else may write.  It is looked at before it is
+ * opened, so nothing else (a FIFO, a device, a symlink) is ever opened.
+ * st gets its status.  -1 if it is refused (logged) or gone (ENOENT).
+ */
+static int
+entry_open(int dfd, const char *name, int flags, uid_t owner,
+    struct stat *st)
+{
+	struct stat ls;
+	char esc[MAX_LOGVAL];
+	int fd;
+
+	log_esc(esc, sizeof(esc), name);
+	if (fstatat(dfd, name, &ls, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno != ENOENT)
+			log_err("queue %s: %s", esc, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(ls.st_mode) || ls.st_uid != owner ||
+	    (ls.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		log_err("queue %s: not a file of uid %lu's alone; skipped",
+		    esc, (unsigned long)owner);
+		errno = EPERM;
+		return -1;
+	}
+	if ((fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			log_err("queue %s: %s", esc, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) != 0 || st->st_dev != ls.st_dev ||
+	    st->st_ino != ls.st_ino || !S_ISREG(st->st_mode)) {
+		q_close(fd);
+		errno = ENOENT;		/* replaced meanwhile */
+		return -1;
+	}
+	return fd;
 }
 
 /* Write the envelope of e and the pending recipients in r[0..n). */
@@ -447,11 +518,12 @@ q_settle(const struct message *m, struct target *r, size_t n)
 	struct entry e;
 	char name[128];
 	size_t i, temp = 0;
+	uid_t owner;
 	int dfd;
 
 	memset(&e, 0, sizeof(e));
 	e.arrival = e.next = time(NULL);
-	dfd = q_open(1);
+	dfd = q_open(1, 0, &owner);
 	if (notify(dfd, m, e.arrival, r, n, 0, NULL) != 0) {
 		log_err("msg=%s notification not sent; kept in the queue",
 		    m->id);
@@ -561,12 +633,12 @@ free_names(char **names)
 }
 
 /*
- * Try the entry name once, if it is due and no other runner holds it.
- * Delivered recipients leave the entry; it is rewritten with the rest
- * or removed, and bounced when it is older than -A.
+ * Try the entry name once, if it is due and no other runner holds it
+ * and it belongs to owner.  Delivered recipients leave the entry; it is
+ * rewritten with the rest or removed, and bounced when older than -A.
  */
 static void
-run_entry(int dfd, const char *name)
+run_entry(int dfd, const char *name, uid_t owner)
 {
 	struct flock fl;
 	struct stat st, cur;
@@ -577,12 +649,8 @@ run_entry(int dfd, const char *name)
 	int fd, expired;
 	time_t now;
 
-	if ((fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) < 0) {
-		if (errno != ENOENT)
-			log_err("queue %s: %s", name, strerror(errno));
+	if ((fd = entry_open(dfd, name, O_RDWR, owner, &st)) < 0)
 		return;
-	}
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
@@ -667,16 +735,17 @@ q_run(void)
 {
 	char **names;
 	size_t i, n;
+	uid_t owner;
 	int dfd;
 
-	if ((dfd = q_open(0)) < 0)
+	if ((dfd = q_open(0, 0, &owner)) < 0)
 		return errno == ENOENT ? 0 : 1;
 	if ((names = list_entries(dfd, &n, 1)) == NULL && n == 0) {
 		q_close(dfd);
 		return 0;
 	}
 	for (i = 0; i < n; i++)
-		run_entry(dfd, names[i]);
+		run_entry(dfd, names[i], owner);
 	free_names(names);
 	q_close(dfd);
 	return 0;
@@ -708,9 +777,11 @@ q_print(void)
 	struct entry e;
 	size_t i, j, n, shown = 0;
 	time_t now = time(NULL);
+	uid_t owner;
 	int dfd, fd;
 
-	if ((dfd = q_open(0)) < 0) {
+	/* Root may list any user's queue; it still opens only plain files. */
+	if ((dfd = q_open(0, geteuid() == 0, &owner)) < 0) {
 		if (errno != ENOENT)
 			return 1;
 		printf("Queue is empty\n");
@@ -718,12 +789,14 @@ q_print(void)
 	}
 	names = list_entries(dfd, &n, 0);
 	for (i = 0; i < n; i++) {
-		if ((fd = openat(dfd, names[i], O_RDONLY | O_NOFOLLOW |
-		    O_NONBLOCK | O_CLOEXEC)) < 0)
-			continue;
 		sanitize(id, sizeof(id), names[i], strlen(names[i]));
-		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-		    read_entry(fd, &e) != 0) {
+		if ((fd = entry_open(dfd, names[i], O_RDONLY, owner,
+		    &st)) < 0) {
+			if (errno != ENOENT)
+				printf("%s  (unreadable entry)\n", id);
+			continue;
+		}
+		if (read_entry(fd, &e) != 0) {
 			printf("%s  (unreadable entry)\n", id);
 			q_close(fd);
 			continue;

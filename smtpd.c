@@ -47,7 +47,7 @@ static struct timespec	 deadline;	/* the current read must end by then */
 static void NORETURN
 usage(void)
 {
-	fprintf(stderr, "usage: smtpd [-EFLpqV] [-A seconds] [-a aliases] "
+	fprintf(stderr, "usage: smtpd [-8EFLpqV] [-A seconds] [-a aliases] "
 	    "[-D domain] [-d maildir]\n"
 	    "             [-f command] [-h name] [-I seconds] [-k seconds] "
 	    "[-m command]\n"
@@ -261,8 +261,11 @@ main(int argc, char *argv[])
 	struct stat st;
 	int ch, queue = 0;
 
-	while ((ch = getopt(argc, argv, "A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
+	while ((ch = getopt(argc, argv, "8A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
 		switch (ch) {
+		case '8':
+			conf.utf8tty = 1;
+			break;
 		case 'a':
 			aliases = optarg;
 			break;

@@ -60,6 +60,7 @@ struct config {
 	long		 maxinterval;		/* -I: longest retry delay */
 	long		 maxage;		/* -A: bounce after this age */
 	int		 force;			/* -F: every entry is due now */
+	int		 utf8tty;		/* -8: terminals show UTF-8 */
 };
 extern struct config conf;
 

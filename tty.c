@@ -1,7 +1,8 @@
 /*
  * Terminals for RFC 821 SEND, SOML and SAML: find the recipient's least
  * idle terminal that accepts messages in utmp, and write a message to it
- * the way write(1) would, with every control character made visible.
+ * the way write(1) would, with every byte outside printable ASCII made
+ * visible (with -8, well-formed UTF-8 text other than C1 controls passes).
  * The session asks tty_active() at RCPT and lays the text out with
  * tty_format(); only a delivery child opens the terminal to write it.
  */
@@ -260,9 +261,12 @@ utf8_len(const unsigned char *p, size_t n)
 
 /*
  * Append s as terminal text, at most cap bytes of it.  Tab and printable
- * text stay; C0 and DEL become ^X, C1 (raw or as UTF-8 C2 80-9F) M-^X,
- * other bytes that are not UTF-8 text M-x, as vis(3) writes them.
- * Returns 1 if the text had to be cut, which " [...]" then shows.
+ * ASCII stay; C0 and DEL become ^X, bytes 80-9F M-^X and A0-FF M-x, as
+ * vis(3) writes them: a terminal of another charset may take any of
+ * 80-9F as a C1 control (9B is CSI), and UTF-8 text is full of them.
+ * With -8 the terminals are UTF-8, so well-formed UTF-8 text passes,
+ * and only a C1 code point (C2 80-9F) becomes one M-^X.  Returns 1 if
+ * the text had to be cut, which " [...]" then shows.
  */
 static int
 put_escaped(const char *s, size_t n, size_t cap)
@@ -277,10 +281,11 @@ put_escaped(const char *s, size_t n, size_t cap)
 
 		if (c == '\t' || (c >= 0x20 && c < 0x7f))
 			esc[elen++] = (char)c;
-		else if (c < 0x80 || (take = utf8_len(p + i, n - i)) == 0) {
+		else if (c < 0x80 || !conf.utf8tty ||
+		    (take = utf8_len(p + i, n - i)) == 0) {
 			take = 1;
-			if (c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
-			    p[i + 1] <= 0x9f) {
+			if (conf.utf8tty && c == 0xc2 && i + 1 < n &&
+			    p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
 				c = p[i + 1];	/* U+0080-U+009F as UTF-8 */
 				take = 2;
 			}

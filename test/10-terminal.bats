@@ -290,11 +290,38 @@ two_ttys() {
 	done
 	# No CR but those before LF.
 	[ "$(tr -cd '\r' <"$TTYOUT" | wc -c)" = "$(tr -cd '\n' <"$TTYOUT" | wc -c)" ]
-	tty_has 'a^[[2Jb ^[]0;owned^G bell^G safe^H^H^H^Hevil ok^Mno c1:M-^[31m u8:M-^[31m del^? nul^@ '
+	tty_has 'a^[[2Jb ^[]0;owned^G bell^G safe^H^H^H^Hevil ok^Mno c1:M-^[31m u8:M-BM-^[31m del^? nul^@ '
 	tty_has $'tab\tend'
 }
 
-@test "UTF-8 text passes, other high bytes are shown as M-x" {
+@test "with -8 a C1 control as UTF-8 is one escape" {
+	SMTPD_ARGS=(-8)
+	run -0 --separate-stderr on_tty_bytes -- "HELO client.example\r\n" \
+		"SEND FROM:<carol@client.example>\r\nRCPT TO:<alice@mx.test.example>\r\n" \
+		"DATA\r\nno c1:\x9b31m u8:\xc2\x9b31m\r\n.\r\nQUIT\r\n"
+	codes_are 220 250 250 250 354 250 221
+	no_byte 9b
+	tty_has 'no c1:M-^[31m u8:M-^[31m'
+}
+
+@test "without -8 no byte outside printable ASCII reaches the terminal, UTF-8 text included" {
+	# U+015B is C5 9B: 9B is CSI on a terminal with 8-bit controls.
+	run -0 --separate-stderr on_tty_bytes -- "HELO client.example\r\n" \
+		"SEND FROM:<carol@client.example>\r\nRCPT TO:<alice@mx.test.example>\r\n" \
+		"DATA\r\nSubject: caf\xc3\xa9\r\n\r\n\xc5\x9b31m \xe2\x82\xac \xc2\xa0\r\n.\r\nQUIT\r\n"
+	codes_are 220 250 250 250 354 250 221
+	[ "$(LC_ALL=C tr -d '\000-\177' <"$TTYOUT" | wc -c)" = 0 ]
+	tty_has 'Subject: cafM-CM-)'
+	tty_has 'M-EM-^[31m M-bM-^BM-, M-BM- '
+}
+
+@test "-8 is listed in the usage message" {
+	run -1 --separate-stderr "$SMTPD" -x
+	[[ $stderr == *"[-8EFLpqV]"* ]]
+}
+
+@test "with -8 UTF-8 text passes, other high bytes are shown as M-x" {
+	SMTPD_ARGS=(-8)
 	run -0 --separate-stderr on_tty_bytes -- "HELO client.example\r\n" \
 		"SEND FROM:<carol@client.example>\r\nRCPT TO:<alice@mx.test.example>\r\n" \
 		"DATA\r\nSubject: caf\xc3\xa9\r\n\r\nna\xc3\xafve \xe2\x82\xac latin1:\xe9 \xed\xa0\x80 \xc0\xaf\r\n.\r\nQUIT\r\n"

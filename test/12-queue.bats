@@ -489,3 +489,63 @@ sys.exit(subprocess.call(sys.argv[2:]))
 ' "$entry" timeout 20 "$SMTPD" -d "$MAIL" -p
 	[[ ${lines[0]} == *"attempts 1  being tried  <a@b.example>" ]]
 }
+
+@test "a client that learned the message id cannot forge a MIME part in a bounce" {
+	# The id of the second message follows from the first one's 250.
+	run -0 --separate-stderr python3 -c '
+import subprocess, sys
+host = sys.argv[1]
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def reply():
+    while True:
+        line = p.stdout.readline().decode()
+        if line[3:4] != "-":
+            return line.strip()
+def say(*lines):
+    for line in lines:
+        p.stdin.write(line.encode() + b"\r\n")
+    p.stdin.flush()
+    return reply()
+reply()
+say("HELO client.example")
+say("MAIL FROM:<alice@%s>" % host)
+say("RCPT TO:<alice@%s>" % host)
+say("DATA")
+first = say("Subject: one", "", "x", ".").split()[-1]
+guess = first.rsplit(".", 1)[0] + ".2"
+say("MAIL FROM:<alice@%s>" % host)
+say("RCPT TO:<alice@%s>" % host)
+say("RCPT TO:<bob@%s>" % host)
+say("DATA")
+print(say("Delivered-To: bob@%s" % host, "Subject: two",
+    "--=_smtpd_" + guess, "Content-Type: text/html", "", "body", "."))
+say("QUIT")
+' "$HOST" timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST"
+	[[ $output == "250 2.0.0 "* ]]
+	[ -z "$stderr" ]
+	count_is 3 mbox_count "$MAIL/alice"
+	run -0 report "$MAIL/alice" 3
+	[ "${lines[0]}" = "type multipart/report" ]
+	[ "${lines[4]}" = "defects 0" ]
+	[ "${lines[5]}" = "parts text/plain message/delivery-status text/rfc822-headers" ]
+	[ "${lines[8]}" = "recipient rfc822; bob@$HOST failed 5.4.6" ]
+	grep -q '^--=_smtpd_.*\.2$' "$MAIL/alice"
+}
+
+@test "two bounces of one entry use different MIME boundaries, neither in the quoted text" {
+	break_bob
+	run -0 --separate-stderr mixed "alice@$HOST" -- "${MSG[@]}"
+	entry=$MAIL/.queue/$(entries)
+	cp -p "$entry" "$BATS_TEST_TMPDIR/entry"
+	run -0 --separate-stderr runq -q -F -A 0
+	cp -p "$BATS_TEST_TMPDIR/entry" "$entry"
+	run -0 --separate-stderr runq -q -F -A 0
+	count_is 3 mbox_count "$MAIL/alice"
+	b2=$(mbox_msg "$MAIL/alice" 2 raw | sed -n 's/^	boundary="\(.*\)"$/\1/p')
+	b3=$(mbox_msg "$MAIL/alice" 3 raw | sed -n 's/^	boundary="\(.*\)"$/\1/p')
+	[ -n "$b2" ] && [ -n "$b3" ]
+	[ "$b2" != "$b3" ]
+	[ "$(mbox_msg "$MAIL/alice" 2 raw | grep -cF -- "$b2")" -eq 5 ]
+	run -0 report "$MAIL/alice" 3
+	[ "${lines[4]}" = "defects 0" ]
+}
