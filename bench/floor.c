@@ -5,13 +5,16 @@
  * keeps the message in memory and, before the 250 after the final dot,
  * appends it to MBOX under an fcntl lock and fsyncs it.  With -f the append
  * runs in a child forked per message, which the session waits for: the
- * limit of a design that forks a delivery agent per copy.  -u UID:GID drops
- * to those ids, numerically, with no supplementary groups.
+ * limit of a design that forks a delivery agent per copy.  With -l the append
+ * also holds the dotlock MBOX.lock (created with O_EXCL, removed after the
+ * fsync), as an mbox shared with mail readers needs: what a lock file costs
+ * on the disk measured.  -u UID:GID drops to those ids, numerically, with
+ * no supplementary groups.
  *
  * No checks of addresses, no headers beyond the "From " line, no limits
  * beyond the memory needed: it is not a mail server.
  *
- * usage: floor [-f] [-u uid:gid] mbox
+ * usage: floor [-fl] [-u uid:gid] mbox
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -29,6 +32,7 @@ static char	 ibuf[65536];
 static size_t	 ipos, ilen;
 static char	*msg;
 static size_t	 msglen, msgcap;
+static char	 lockname[4096];
 
 static int
 getbyte(void)
@@ -122,7 +126,7 @@ append(const char *mbox)
 	struct flock fl;
 	size_t off = 0;
 	ssize_t n;
-	int fd;
+	int fd, lfd;
 
 	add("\n", 1);
 	if ((fd = open(mbox, O_WRONLY | O_APPEND | O_CREAT, 0600)) < 0)
@@ -133,6 +137,15 @@ append(const char *mbox)
 	if (fcntl(fd, F_SETLKW, &fl) != 0) {
 		close(fd);
 		return -1;
+	}
+	if (lockname[0] != '\0') {
+		/* Under the fcntl lock, a lock file left is a stale one. */
+		if ((lfd = open(lockname, O_WRONLY | O_CREAT | O_EXCL,
+		    0600)) < 0) {
+			close(fd);
+			return -1;
+		}
+		close(lfd);
 	}
 	while (off < msglen) {
 		if ((n = write(fd, msg + off, msglen - off)) < 0) {
@@ -145,6 +158,8 @@ append(const char *mbox)
 		close(fd);
 		return -1;
 	}
+	if (lockname[0] != '\0')
+		unlink(lockname);
 	return close(fd);
 }
 
@@ -171,13 +186,16 @@ main(int argc, char *argv[])
 {
 	char line[1024];
 	unsigned long uid, gid;
-	int ch, forking = 0, rcpts = 0;
+	int ch, forking = 0, locking = 0, rcpts = 0;
 	char *end;
 
-	while ((ch = getopt(argc, argv, "fu:")) != -1) {
+	while ((ch = getopt(argc, argv, "flu:")) != -1) {
 		switch (ch) {
 		case 'f':
 			forking = 1;
+			break;
+		case 'l':
+			locking = 1;
 			break;
 		case 'u':
 			uid = strtoul(optarg, &end, 10);
@@ -194,6 +212,9 @@ main(int argc, char *argv[])
 		}
 	}
 	if (optind + 1 != argc)
+		return 2;
+	if (locking && snprintf(lockname, sizeof(lockname), "%s.lock",
+	    argv[optind]) >= (int)sizeof(lockname))
 		return 2;
 	say("220 floor ESMTP\r\n");
 	while (getline_(line, sizeof(line)) >= 0) {
