@@ -63,7 +63,7 @@ smtpd-static: $(OBJ:.o=.c) smtpd.h reply.h
 	$(MUSL_CC) -static $(CFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
 
 # Not a test: bench/run prints a table of rates and asserts nothing.
-bench: smtpd smtpd-static $(BENCH_BIN)
+bench: smtpd $(BENCH_BIN)
 	sh bench/run
 
 bench-bin: $(BENCH_BIN)
