@@ -18,6 +18,9 @@ FUZZFLAGS = -g -O1 -fno-omit-frame-pointer -U_FORTIFY_SOURCE \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -Dmain=smtpd_main -Dexit=fuzz_exit -Dsyslog=fuzz_syslog
 FUZZTIME = 60
+# The static build (make static) and the benchmark's own programs.
+MUSL_CC	= musl-gcc
+BENCH_BIN = bench/floor bench/source
 
 smtpd: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
@@ -53,6 +56,24 @@ fuzz/path.fuzz: fuzz/path_fuzz.c fuzz/fuzz.h $(OBJ:.o=.c) smtpd.h reply.h
 fuzz-run: fuzz
 	sh fuzz/run $(FUZZTIME)
 
+# A static musl build beside the default one, for comparison and for jails.
+static: smtpd-static
+
+smtpd-static: $(OBJ:.o=.c) smtpd.h reply.h
+	$(MUSL_CC) -static $(CFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
+
+# Not a test: bench/run prints a table of rates and asserts nothing.
+bench: smtpd $(BENCH_BIN)
+	sh bench/run
+
+bench-bin: $(BENCH_BIN)
+
+bench/floor: bench/floor.c
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ bench/floor.c $(LDLIBS)
+
+bench/source: bench/source.c
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ bench/source.c $(LDLIBS)
+
 test/ptyhelper: test/ptyhelper.c
 	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ test/ptyhelper.c $(LDLIBS)
 
@@ -87,7 +108,9 @@ uninstall-units:
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 
 clean:
-	rm -f smtpd smtpd-san $(OBJ) test/ptyhelper fuzz/*.fuzz
+	rm -f smtpd smtpd-san smtpd-static $(OBJ) test/ptyhelper fuzz/*.fuzz \
+	    $(BENCH_BIN)
 
 .PHONY: check sanitize-check memcheck fuzz fuzz-run demo lint install \
+	static bench bench-bin \
 	uninstall install-units uninstall-units clean
