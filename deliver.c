@@ -627,6 +627,33 @@ expand_words(const struct template *t, const struct message *m,
 	return 0;
 }
 
+/*
+ * Close every descriptor above 2, whatever the launcher left open: the
+ * highest one is read from /dev/fd where the system has it, else every
+ * number up to the limit (capped) is tried.
+ */
+static void
+close_above_stderr(void)
+{
+	struct dirent *de;
+	DIR *d;
+	long max = -1;
+	int fd;
+
+	if ((d = opendir("/dev/fd")) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			long n = strtol(de->d_name, NULL, 10);
+
+			if (n > max)
+				max = n;
+		}
+		closedir(d);
+	} else if ((max = sysconf(_SC_OPEN_MAX)) < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd <= max; fd++)
+		(void)close(fd);	/* EBADF for most: nothing to undo */
+}
+
 /* The agent child: message on 0, the log pipe on 1 and 2, clean env. */
 static void NORETURN
 agent_child(const struct message *m, const struct target *tg, char **argv,
@@ -664,8 +691,7 @@ agent_child(const struct message *m, const struct target *tg, char **argv,
 	if (dup2(m->fd, 0) < 0 || lseek(0, m->offset, SEEK_SET) != m->offset ||
 	    dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 		_exit(EX_TEMPFAIL);
-	if (logfd > 2)
-		close(logfd);
+	close_above_stderr();
 	execve(argv[0], argv, envp);
 	n = snprintf(msg, sizeof(msg), "cannot run %s: %s\n", argv[0],
 	    strerror(errno));
