@@ -287,7 +287,7 @@ struct lockinfo {
 	unsigned long long	 dev, ino;
 	long long		 start;		/* size before the copy */
 	long long		 end;		/* size after a whole copy */
-	int			 full;		/* all six fields were there */
+	int			 fields;	/* numbers read: 5 when all */
 };
 
 /* Who may own a mailbox or its lock: decided once per delivery. */
@@ -332,6 +332,7 @@ lock_read(const char *lock, struct lockinfo *li)
 	ssize_t n;
 	int fd, k;
 
+	memset(li, 0, sizeof(*li));
 	if ((fd = open(lock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) < 0)
 		return 0;
@@ -340,8 +341,7 @@ lock_read(const char *lock, struct lockinfo *li)
 	buf[n > 0 ? n : 0] = '\0';
 	k = sscanf(buf, "smtpd %ld %llu %llu %lld %lld", &li->pid, &li->dev,
 	    &li->ino, &li->start, &li->end);
-	li->full = k == 5;
-	return k > 0 ? k : 0;
+	return li->fields = k > 0 ? k : 0;
 }
 
 /* May this uid own a mailbox or lock in a shared directory? */
@@ -363,7 +363,7 @@ lock_stuck(const char *lock, const struct stat *st)
 /*
  * Take DIR/user.lock, breaking a stale one: ours with a dead PID, or any
  * older than STALE_LOCK.  When a dead delivery's lock is broken, what it
- * recorded goes to *dead (dead->full) so its tail can be judged.  A lock
+ * recorded goes to *dead so its tail can be judged.  A lock
  * that cannot be removed, or that a stranger left in a shared directory,
  * fails at once (-2, logged): waiting would not help.
  */
@@ -637,30 +637,27 @@ cut_dead_tail(const char *path, const struct stat *st,
     const struct lockinfo *dead)
 {
 	char head[5];
+	struct stat rst;
 	off_t n = st->st_size - (off_t)dead->start;
-	int fd, own;
+	int fd, own = 0;
 
-	if (!dead->full || n <= 0)
+	/* "smtpd PID" alone: killed before it knew where it would write. */
+	if (dead->fields < 2 || (dead->fields == 5 && n <= 0))
 		return st->st_size;
-	if (dead->dev != (unsigned long long)st->st_dev ||
-	    dead->ino != (unsigned long long)st->st_ino ||
-	    st->st_size > (off_t)dead->end) {
-		log_info("mbox %s: killed delivery's tail not provably its "
-		    "own; left alone", path);
-		return st->st_size;
-	}
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) < 0)
-		own = 0;
-	else {
-		own = pread(fd, head, 5, (off_t)dead->start) == 5 &&
+	if (dead->fields == 5 && dead->dev == (unsigned long long)st->st_dev &&
+	    dead->ino == (unsigned long long)st->st_ino &&
+	    st->st_size <= (off_t)dead->end && (fd = open(path, O_RDONLY |
+	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) >= 0) {
+		own = fstat(fd, &rst) == 0 && rst.st_ino == st->st_ino &&
+		    rst.st_dev == st->st_dev &&
+		    pread(fd, head, 5, (off_t)dead->start) == 5 &&
 		    memcmp(head, "From ", 5) == 0 &&
 		    !has_from_line(fd, (off_t)dead->start + 1, n - 1);
 		close(fd);
 	}
 	if (!own) {
-		log_info("mbox %s: killed delivery's tail not provably its "
-		    "own; left alone", path);
+		log_err("mbox %s: a killed delivery's tail is not provably "
+		    "its own; left alone", path);
 		return st->st_size;
 	}
 	log_err("mbox %s: cutting %lld bytes a killed delivery left",
