@@ -489,8 +489,7 @@ mailbox_trusted(const char *path, const struct stat *st, const struct trust *t)
 		ok |= groups[i] == st->st_gid;
 	if (!ok)
 		log_err("mailbox %s: writable by group %ld, not smtpd's; "
-		    "refused",
-		    path, (long)st->st_gid);
+		    "refused", path, (long)st->st_gid);
 	return ok;
 }
 
