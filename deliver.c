@@ -26,10 +26,14 @@
 #define EX_TEMPFAIL	75
 #define STALE_LOCK	300	/* seconds after which a dotlock is stale */
 
-/* Buffered output to a mailbox file; err keeps the first errno. */
+/*
+ * Buffered output to a mailbox file; err keeps the first errno.  With fd
+ * -1 nothing is written and count adds up the bytes instead.
+ */
 struct out {
 	int	 fd;
 	int	 err;
+	off_t	 count;
 	size_t	 len;
 	char	 buf[65536];
 };
@@ -151,7 +155,9 @@ out_flush(struct out *o)
 	const char *p = o->buf;
 	ssize_t w;
 
-	while (o->len > 0 && o->err == 0) {
+	if (o->fd < 0)
+		o->count += (off_t)o->len;
+	while (o->fd >= 0 && o->len > 0 && o->err == 0) {
 		if ((w = write(o->fd, p, o->len)) < 0) {
 			if (errno != EINTR)
 				o->err = errno;
@@ -202,6 +208,10 @@ copy_spool(const struct message *m, struct out *o, int quote)
 	size_t have = 0;
 	ssize_t n;
 
+	if (o->fd < 0 && !quote) {	/* only counting: nothing changes */
+		o->count += m->size;
+		return 0;
+	}
 	while (off < m->size) {
 		char *dst = quote ? inbuf + have : o->buf + o->len;
 		size_t room = quote ? sizeof(inbuf) - have :
@@ -271,53 +281,127 @@ pause_briefly(void)
 	nanosleep(&ts, NULL);
 }
 
+/* What a dotlock of smtpd's says: "smtpd PID DEV INODE START END". */
+struct lockinfo {
+	long			 pid;
+	unsigned long long	 dev, ino;
+	long long		 start;		/* size before the copy */
+	long long		 end;		/* size after a whole copy */
+	int			 fields;	/* numbers read: 5 when all */
+};
+
+/* Who may own a mailbox or its lock: decided once per delivery. */
+struct trust {
+	int	 shared;	/* DIR is world-writable (and sticky) */
+	uid_t	 rcpt;		/* the recipient's uid, or smtpd's */
+};
+
 /*
- * Take DIR/user.lock.  The lock holds "smtpd PID OFFSET" so that the next
- * deliverer can cut off what a killed one half-appended: *recover is set
- * to that offset when a stale lock of ours is broken, else -1.
+ * Give the text to the lock name through a fresh file beside it: link(2)
+ * when taking the lock (EEXIST while another holds it), rename(2) when
+ * rewriting our own.  A lock of ours is never empty or half-written, even
+ * when we are killed in between (the NFS-safe dotlock).
  */
 static int
-dotlock(const char *lock, time_t until, off_t *recover)
+lock_put(const char *lock, const char *text, int take)
 {
-	char buf[64];
+	char tmp[4096];
+	size_t n = strlen(text);
+	int fd, ok, e;
+
+	if (mailbox_path(tmp, sizeof(tmp), ".smtpd-lock.", "XXXXXX") != 0 ||
+	    (fd = mkstemp(tmp)) < 0)
+		return -1;
+	ok = write(fd, text, n) == (ssize_t)n;
+	if (close(fd) != 0)
+		ok = 0;
+	if (ok)
+		ok = (take ? link(tmp, lock) : rename(tmp, lock)) == 0;
+	e = errno;
+	if ((take || !ok) && unlink(tmp) != 0 && errno != ENOENT)
+		log_err("mbox %s: unlink: %s", tmp, strerror(errno));
+	errno = e;
+	return ok ? 0 : -1;
+}
+
+/* Read a dotlock; returns how many fields of ours it held (0: foreign). */
+static int
+lock_read(const char *lock, struct lockinfo *li)
+{
+	char buf[128];
+	ssize_t n;
+	int fd, k;
+
+	memset(li, 0, sizeof(*li));
+	if ((fd = open(lock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	k = sscanf(buf, "smtpd %ld %llu %llu %lld %lld", &li->pid, &li->dev,
+	    &li->ino, &li->start, &li->end);
+	return li->fields = k > 0 ? k : 0;
+}
+
+/* May this uid own a mailbox or lock in a shared directory? */
+static int
+trusted_uid(const struct trust *t, uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || uid == t->rcpt;
+}
+
+/* A lock smtpd cannot remove, or will not honour: logged, -2. */
+static int
+lock_stuck(const char *lock, const struct stat *st)
+{
+	log_err("mbox %s: lock held by uid %ld, cannot remove", lock,
+	    (long)st->st_uid);
+	return -2;
+}
+
+/*
+ * Take DIR/user.lock, breaking a stale one: ours with a dead PID, or any
+ * older than STALE_LOCK.  When a dead delivery's lock is broken, what it
+ * recorded goes to *dead so its tail can be judged.  A lock
+ * that cannot be removed, or that a stranger left in a shared directory,
+ * fails at once (-2, logged): waiting would not help.
+ */
+static int
+dotlock(const char *lock, time_t until, const struct trust *t,
+    struct lockinfo *dead)
+{
+	char text[64];
 	struct stat st;
-	int fd;
 
-	*recover = -1;
+	memset(dead, 0, sizeof(*dead));
+	snprintf(text, sizeof(text), "smtpd %ld\n", (long)getpid());
 	for (;;) {
-		long pid;
-		long long off;
-		ssize_t n;
-		int stale;
+		struct lockinfo li;
+		int stale, k = 0;
 
-		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (fd >= 0)
-			break;
+		if (lock_put(lock, text, 1) == 0)
+			return 0;
 		if (errno != EEXIST)
 			return -1;
-		if (lstat(lock, &st) != 0)
-			continue;		/* just went away */
-		stale = time(NULL) - st.st_mtime > STALE_LOCK;
-		buf[0] = '\0';
-		if (S_ISREG(st.st_mode) && (fd = open(lock, O_RDONLY |
-		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) >= 0) {
-			n = read(fd, buf, sizeof(buf) - 1);
-			buf[n > 0 ? n : 0] = '\0';
-			close(fd);
-		}
-		if (sscanf(buf, "smtpd %ld %lld", &pid, &off) == 2) {
-			if (pid > 0 && kill((pid_t)pid, 0) != 0 &&
+		if (lstat(lock, &st) == 0) {
+			stale = time(NULL) - st.st_mtime > STALE_LOCK;
+			if (S_ISREG(st.st_mode))
+				k = lock_read(lock, &li);
+			if (k > 0 && li.pid > 0 && kill((pid_t)li.pid, 0) != 0 &&
 			    errno == ESRCH)
 				stale = 1;
-			if (stale)
-				*recover = (off_t)off;
-		}
-		if (stale) {
-			log_info("breaking stale lock %s", lock);
-			if (unlink(lock) != 0 && errno != ENOENT)
-				return -1;
-			continue;
+			if (t->shared && !trusted_uid(t, st.st_uid))
+				return lock_stuck(lock, &st);
+			if (stale) {
+				if (unlink(lock) != 0 && errno != ENOENT)
+					return errno == EPERM || errno == EACCES ?
+					    lock_stuck(lock, &st) : -1;
+				log_info("broke stale lock %s", lock);
+				if (k > 0)
+					*dead = li;
+				continue;
+			}
 		}
 		if (time(NULL) >= until) {
 			errno = EWOULDBLOCK;
@@ -325,22 +409,6 @@ dotlock(const char *lock, time_t until, off_t *recover)
 		}
 		pause_briefly();
 	}
-	close(fd);
-	return 0;
-}
-
-static int
-write_lock_offset(const char *lock, off_t off)
-{
-	char buf[64];
-	int fd, n, ok;
-
-	if ((fd = open(lock, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "smtpd %ld %lld\n", (long)getpid(),
-	    (long long)off);
-	ok = write(fd, buf, (size_t)n) == n;
-	return close(fd) == 0 && ok ? 0 : -1;
 }
 
 /* The mboxrd "From " line: sender without blanks, then the date. */
@@ -362,6 +430,20 @@ from_line(struct out *o, const char *sender)
 	out_put(o, date, strlen(date));
 }
 
+/* The copy for the mbox: From_ line, envelope headers, text, blank line. */
+static int
+mbox_copy(struct out *o, const struct message *m, const char *user)
+{
+	int r;
+
+	from_line(o, m->sender);
+	envelope_headers(o, m, user);
+	r = copy_spool(m, o, m->has_from);
+	out_put(o, "\n", 1);
+	out_flush(o);
+	return r;
+}
+
 static int
 mbox_open(const char *path, const char *user)
 {
@@ -377,6 +459,38 @@ mbox_open(const char *path, const char *user)
 	    errno == EEXIST)
 		fd = open(path, fl);
 	return fd;
+}
+
+/*
+ * May smtpd write into this mailbox (mbox file or Maildir directory)?
+ * Never one anybody may write, nor one group-writable for a group smtpd
+ * is not in; in a shared directory only one owned by root, smtpd's user
+ * or the recipient.
+ */
+static int
+mailbox_trusted(const char *path, const struct stat *st, const struct trust *t)
+{
+	gid_t groups[256];
+	int i, n, ok = 0;
+
+	if (t->shared && !trusted_uid(t, st->st_uid)) {
+		log_err("mailbox %s: owned by uid %ld, not by the recipient "
+		    "or smtpd; refused", path, (long)st->st_uid);
+		return 0;
+	}
+	if (st->st_mode & S_IWOTH) {
+		log_err("mailbox %s: world-writable; refused", path);
+		return 0;
+	}
+	if (!(st->st_mode & S_IWGRP) || st->st_gid == getegid())
+		return 1;
+	n = getgroups(sizeof(groups) / sizeof(groups[0]), groups);
+	for (i = 0; i < n; i++)
+		ok |= groups[i] == st->st_gid;
+	if (!ok)
+		log_err("mailbox %s: writable by group %ld, not smtpd's; "
+		    "refused", path, (long)st->st_gid);
+	return ok;
 }
 
 static void
@@ -417,20 +531,19 @@ lock_wait(int fd, struct flock *fl, time_t until)
 	return r;
 }
 
-/* Append one copy to the mbox DIR/user; returns a sysexits code. */
+/*
+ * Open DIR/user into out.fd and take both locks.  Returns 0 when locked,
+ * 1 when the path no longer names the file locked (a reader replaced the
+ * mailbox while we waited: all let go, try again), else a sysexits code.
+ */
 static int
-deliver_mbox(const struct message *m, const char *user)
+mbox_lock(const char *path, const char *lock, const char *user,
+    time_t until, const struct trust *t, struct lockinfo *dead)
 {
-	char path[4096], lock[4096];
 	struct flock fl;
-	struct stat st;
-	off_t start, recover;
-	time_t until = time(NULL) + conf.lockwait;
-	int rc = EX_TEMPFAIL;
+	struct stat st, now;
+	int r;
 
-	if (mailbox_path(path, sizeof(path), user, "") != 0 ||
-	    mailbox_path(lock, sizeof(lock), user, ".lock") != 0)
-		return EX_NOUSER;
 	if ((out.fd = mbox_open(path, user)) < 0) {
 		int e = errno;	/* syslog() may change it; musl's does */
 
@@ -441,6 +554,11 @@ deliver_mbox(const struct message *m, const char *user)
 	    st.st_nlink != 1) {
 		log_err("mbox %s: not a regular file with one link; refused",
 		    path);
+		close(out.fd);
+		return EX_TEMPFAIL;
+	}
+	if (!mailbox_trusted(path, &st, t)) {
+		close(out.fd);
 		return EX_TEMPFAIL;
 	}
 	/*
@@ -456,31 +574,146 @@ deliver_mbox(const struct message *m, const char *user)
 		int e = errno;
 
 		log_err("mbox %s: fcntl lock: %s", path, strerror(e));
+		close(out.fd);
 		return EX_TEMPFAIL;
 	}
-	if (dotlock(lock, until, &recover) != 0) {
-		log_err("mbox %s: lock: %s", lock, strerror(errno));
+	if ((r = dotlock(lock, until, t, dead)) != 0) {
+		if (r == -1)
+			log_err("mbox %s: lock: %s", lock, strerror(errno));
+		close(out.fd);
 		return EX_TEMPFAIL;
 	}
-	if (fstat(out.fd, &st) != 0)
-		goto unlock;
-	start = st.st_size;
-	if (recover >= 0 && recover < start) {
-		log_err("mbox %s: cutting %lld bytes a killed delivery left",
-		    path, (long long)(start - recover));
-		if (ftruncate(out.fd, recover) != 0)
-			goto unlock;
-		start = recover;
-	}
-	if (write_lock_offset(lock, start) != 0)
-		goto unlock;
+	/* Readers rewrite a mailbox by replacing it: is ours still there? */
+	if (fstat(out.fd, &st) == 0 && lstat(path, &now) == 0 &&
+	    st.st_dev == now.st_dev && st.st_ino == now.st_ino &&
+	    st.st_nlink == 1)
+		return 0;
+	log_info("mbox %s: replaced while waiting for the lock; reopening",
+	    path);
+	if (unlink(lock) != 0)
+		log_err("mbox %s: unlock: %s", lock, strerror(errno));
+	close(out.fd);
+	return 1;
+}
 
-	from_line(&out, m->sender);
-	envelope_headers(&out, m, user);
-	if (copy_spool(m, &out, m->has_from) != 0)
+/* Is there a line starting "From " in the n bytes of fd from off? */
+static int
+has_from_line(int fd, off_t off, off_t n)
+{
+	char buf[8192 + 5];
+	size_t keep = 0;
+	ssize_t r;
+
+	while (n > 0) {
+		size_t want = n < 8192 ? (size_t)n : 8192;
+		char *p;
+
+		if ((r = pread(fd, buf + keep, want, off)) <= 0)
+			return 1;	/* unreadable: assume the worst */
+		off += r;
+		n -= r;
+		r += (ssize_t)keep;
+		for (p = buf; (p = memchr(p, '\n', (size_t)(buf + r - p))) !=
+		    NULL; p++)
+			if (buf + r - p > 5 && memcmp(p + 1, "From ", 5) == 0)
+				return 1;
+		keep = r < 5 ? (size_t)r : 5;
+		memmove(buf, buf + r - keep, keep);
+	}
+	return 0;
+}
+
+/*
+ * Cut what a killed delivery (dead, from its lock) left at the end of the
+ * mbox, but only when that tail is provably its own: the same file, longer
+ * than its start and no longer than its whole copy, beginning with a From_
+ * line and holding no other.  Anything else (a writer that does not use
+ * the dotlock appended after it) is left alone and logged.  Returns the
+ * size the mbox has now, or -1.
+ */
+static off_t
+cut_dead_tail(const char *path, const struct stat *st,
+    const struct lockinfo *dead)
+{
+	char head[5];
+	struct stat rst;
+	off_t n = st->st_size - (off_t)dead->start;
+	int fd, own = 0;
+
+	/* "smtpd PID" alone: killed before it knew where it would write. */
+	if (dead->fields < 2 || (dead->fields == 5 && n <= 0))
+		return st->st_size;
+	if (dead->fields == 5 && dead->dev == (unsigned long long)st->st_dev &&
+	    dead->ino == (unsigned long long)st->st_ino &&
+	    st->st_size <= (off_t)dead->end && (fd = open(path, O_RDONLY |
+	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) >= 0) {
+		own = fstat(fd, &rst) == 0 && rst.st_ino == st->st_ino &&
+		    rst.st_dev == st->st_dev &&
+		    pread(fd, head, 5, (off_t)dead->start) == 5 &&
+		    memcmp(head, "From ", 5) == 0 &&
+		    !has_from_line(fd, (off_t)dead->start + 1, n - 1);
+		close(fd);
+	}
+	if (!own) {
+		log_err("mbox %s: a killed delivery's tail is not provably "
+		    "its own; left alone", path);
+		return st->st_size;
+	}
+	log_err("mbox %s: cutting %lld bytes a killed delivery left",
+	    path, (long long)n);
+	if (ftruncate(out.fd, (off_t)dead->start) != 0)
+		return -1;
+	return (off_t)dead->start;
+}
+
+/* Append one copy to the mbox DIR/user; returns a sysexits code. */
+static int
+deliver_mbox(const struct message *m, const char *user,
+    const struct trust *t)
+{
+	char path[4096], lock[4096], text[128];
+	struct stat st;
+	struct lockinfo dead;
+	off_t start;
+	time_t until = time(NULL) + conf.lockwait;
+	int rc = EX_TEMPFAIL, tries = 0;
+
+	if (mailbox_path(path, sizeof(path), user, "") != 0 ||
+	    mailbox_path(lock, sizeof(lock), user, ".lock") != 0)
+		return EX_NOUSER;
+	while ((rc = mbox_lock(path, lock, user, until, t, &dead)) == 1)
+		if (++tries == 3) {
+			log_err("mbox %s: replaced again and again; deferred",
+			    path);
+			return EX_TEMPFAIL;
+		}
+	if (rc == EX_NOUSER && tries > 0)
+		rc = EX_TEMPFAIL;	/* it was there a moment ago */
+	if (rc != 0)
+		return rc;
+	rc = EX_TEMPFAIL;
+	if (fstat(out.fd, &st) != 0 ||
+	    (start = cut_dead_tail(path, &st, &dead)) < 0)
+		goto unlock;
+	/* The whole copy's length first, so that the lock can say it. */
+	{
+		int fd = out.fd;
+
+		out.fd = -1;
+		out.count = 0;
+		mbox_copy(&out, m, user);
+		out.fd = fd;
+	}
+	snprintf(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld\n",
+	    (long)getpid(), (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino, (long long)start,
+	    (long long)(start + out.count));
+	if (lock_put(lock, text, 0) != 0) {
+		log_err("mbox %s: lock: %s", lock, strerror(errno));
+		goto unlock;
+	}
+	if (mbox_copy(&out, m, user) != 0 && out.err == 0)
 		out.err = errno ? errno : EIO;
-	out_put(&out, "\n", 1);
-	out_flush(&out);
 	if (out.err == 0 && fsync(out.fd) != 0)
 		out.err = errno;
 	if (out.err != 0) {
@@ -567,21 +800,52 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 	return rc;
 }
 
+/*
+ * How far to trust what is in DIR: a directory anybody may write must be
+ * sticky, and then only mailboxes and locks of root, smtpd's user or the
+ * recipient count.  Returns -1 (logged) when DIR is not fit for mail.
+ */
+static int
+trust_init(struct trust *t, const char *user)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (stat(conf.maildir, &st) != 0) {
+		log_err("mail directory %s: %s", conf.maildir, strerror(errno));
+		return -1;
+	}
+	t->shared = (st.st_mode & S_IWOTH) != 0;
+	if (t->shared && !(st.st_mode & S_ISVTX)) {
+		log_err("mail directory %s: world-writable without the sticky "
+		    "bit; refused", conf.maildir);
+		return -1;
+	}
+	t->rcpt = t->shared && (pw = getpwnam(user)) != NULL ? pw->pw_uid :
+	    geteuid();
+	return 0;
+}
+
 /* The delivery child: choose the writer by what DIR/user is. */
 static int
 deliver_local(const struct message *m, const char *user)
 {
 	char path[4096];
 	struct stat st;
+	struct trust t;
 
 	if (mailbox_path(path, sizeof(path), user, "") != 0)
 		return EX_NOUSER;
+	if (trust_init(&t, user) != 0)
+		return EX_TEMPFAIL;
 	if (lstat(path, &st) != 0)
-		return strcmp(user, "postmaster") == 0 ? deliver_mbox(m, user) :
-		    errno_status(errno);
-	if (S_ISDIR(st.st_mode))
-		return deliver_maildir(m, user, st.st_mode & 0660);
-	return deliver_mbox(m, user);
+		return strcmp(user, "postmaster") == 0 ?
+		    deliver_mbox(m, user, &t) : errno_status(errno);
+	if (!S_ISDIR(st.st_mode))
+		return deliver_mbox(m, user, &t);
+	if (!mailbox_trusted(path, &st, &t))
+		return EX_TEMPFAIL;
+	return deliver_maildir(m, user, st.st_mode & 0660);
 }
 
 /*
@@ -627,6 +891,33 @@ expand_words(const struct template *t, const struct message *m,
 	return 0;
 }
 
+/*
+ * Close every descriptor above 2, whatever the launcher left open: the
+ * highest one is read from /dev/fd where the system has it, else every
+ * number up to the limit (capped) is tried.
+ */
+static void
+close_above_stderr(void)
+{
+	struct dirent *de;
+	DIR *d;
+	long max = -1;
+	int fd;
+
+	if ((d = opendir("/dev/fd")) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			long n = strtol(de->d_name, NULL, 10);
+
+			if (n > max)
+				max = n;
+		}
+		closedir(d);
+	} else if ((max = sysconf(_SC_OPEN_MAX)) < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd <= max; fd++)
+		(void)close(fd);	/* EBADF for most: nothing to undo */
+}
+
 /* The agent child: message on 0, the log pipe on 1 and 2, clean env. */
 static void NORETURN
 agent_child(const struct message *m, const struct target *tg, char **argv,
@@ -664,8 +955,7 @@ agent_child(const struct message *m, const struct target *tg, char **argv,
 	if (dup2(m->fd, 0) < 0 || lseek(0, m->offset, SEEK_SET) != m->offset ||
 	    dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 		_exit(EX_TEMPFAIL);
-	if (logfd > 2)
-		close(logfd);
+	close_above_stderr();
 	execve(argv[0], argv, envp);
 	n = snprintf(msg, sizeof(msg), "cannot run %s: %s\n", argv[0],
 	    strerror(errno));

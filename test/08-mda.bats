@@ -124,3 +124,31 @@ mda_session() {
 	count_is 1 mbox_count "$MAIL/alice"
 	grep -qx 'Subject: f' "$REC"/*.stdin
 }
+
+@test "the MDA and the forwarder get no descriptor above 2 that the launcher left open" {
+	cat >"$AGENT_DIR/bin/fds" <<'PY'
+#!/usr/bin/env python3
+import os, sys
+sys.stdin.read()
+open_ = []
+for fd in range(3, 256):
+    try:
+        os.fstat(fd)
+        open_.append(str(fd))
+    except OSError:
+        pass
+with open(os.path.join(os.path.dirname(sys.argv[0]), "..", "rec", sys.argv[1]), "w") as f:
+    f.write(" ".join(open_) + "\n")
+PY
+	chmod 0755 "$AGENT_DIR/bin/fds"
+	give_to_smtpd "$AGENT_DIR"
+	: >"$BATS_TEST_TMPDIR/stray"
+	run -0 --separate-stderr smtp -a "$ALIASES" -m "$AGENT_DIR/bin/fds mda" \
+	    -f "$AGENT_DIR/bin/fds fwd" -- "HELO c" "MAIL FROM:<a@c.example>" \
+	    "RCPT TO:<alice@$HOST>" "RCPT TO:<ext@$HOST>" DATA "Subject: fds" "" x . QUIT \
+	    5>"$BATS_TEST_TMPDIR/stray" 7<"$BATS_TEST_TMPDIR/stray" 9<>"$BATS_TEST_TMPDIR/stray"
+	codes_are 220 250 250 250 251 354 250 221
+	[ "$(cat "$REC/mda")" = "" ]
+	[ "$(cat "$REC/fwd")" = "" ]
+	[ -z "$stderr" ]
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env bats
+# Mailboxes that change under smtpd: replaced by a reader while it waits
+# for the lock, tails left by killed deliveries, a delivery killed while it
+# makes its dotlock, and mail directories other users may write.
+
+load helper
+load launch
+
+# to_user USER OPTIONS: one message to USER; the replies in $output.
+to_user() {
+	local user=$1
+	shift
+	run --separate-stderr smtp "$@" -- "HELO c" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<$user@mx.test.example>" DATA "Subject: race" "" "body" . QUIT
+}
+
+# The input of one such session, for commands that run smtpd themselves.
+session_input() {
+	printf '%s\r\n' "HELO c" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: race" "" "body" . QUIT
+}
+
+# A mail reader: holds the fcntl lock of the mbox, starts smtpd, waits until
+# smtpd's delivery waits for that lock (seen in /proc/locks), then replaces
+# the mbox (rename: keep the old one aside; unlink: gone) and lets go.
+PY_READER='
+import fcntl, os, subprocess, sys, time
+how, mbox, inp = sys.argv[1], sys.argv[2], sys.argv[3]
+f = open(mbox, "r+")
+fcntl.lockf(f, fcntl.LOCK_EX)
+st = os.fstat(f.fileno())
+p = subprocess.Popen(sys.argv[4:], stdin=open(inp, "rb"), stdout=subprocess.PIPE)
+def waiting():
+    with open("/proc/locks") as locks:
+        return any("->" in l and l.split()[6].endswith(":%d" % st.st_ino) for l in locks)
+end = time.monotonic() + 8
+while not waiting():
+    if p.poll() is not None or time.monotonic() > end:
+        sys.exit("smtpd never waited for the lock")
+    time.sleep(0.01)
+if how == "rename":
+    os.rename(mbox, mbox + ".old")
+    fd = os.open(mbox, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchown(fd, st.st_uid, st.st_gid)
+    os.close(fd)
+else:
+    os.unlink(mbox)
+f.close()
+sys.stdout.buffer.write(p.communicate()[0])
+'
+
+reader_races() {
+	[ -r /proc/locks ] || skip "needs /proc/locks"
+	session_input >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr python3 -c "$PY_READER" "$1" "$MAIL/alice" "$BATS_TEST_TMPDIR/in" \
+	    timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 5
+}
+
+@test "a mailbox a reader replaces while smtpd waits for its lock gets the message at its path" {
+	reader_races rename
+	[ "$status" -eq 0 ]
+	codes_are 220 250 250 250 354 250 221
+	count_is 1 mbox_count "$MAIL/alice"
+	[ ! -s "$MAIL/alice.old" ]
+	[ ! -e "$MAIL/alice.lock" ]
+	[ -z "$stderr" ]
+}
+
+@test "a mailbox a reader removes while smtpd waits for its lock is a temporary failure, not a lost 250" {
+	reader_races unlink
+	[ "$status" -eq 0 ]
+	codes_are 220 250 250 250 354 451 221
+	esc_is 6 4.*
+	[ ! -e "$MAIL/alice" ]
+	[ ! -e "$MAIL/alice.lock" ]
+	[ -z "$stderr" ]
+}
+
+# dead_pid: a process id that no longer runs.
+dead_pid() {
+	sh -c 'echo $$'
+}
+
+# A whole message as another writer (an MDA that only uses fcntl) appends it.
+OTHER=$'From other@c.example Thu Jan  1 00:00:00 2026\nSubject: other\n\nkeep me\n\n'
+
+@test "a dead delivery's lock does not cut messages other writers appended after it" {
+	to_user alice
+	codes_are 220 250 250 250 354 250 221
+	start=$(stat -c %s "$MAIL/alice")
+	printf 'From a@b.example Thu Jan  1 00:00:00 2026\nReturn-Path: <a@b.ex' >>"$MAIL/alice"
+	printf '%s' "$OTHER" >>"$MAIL/alice"
+	printf 'smtpd %s %s\n' "$(dead_pid)" "$start" >"$MAIL/alice.lock"
+	give_to_smtpd "$MAIL/alice.lock"
+	cp "$MAIL/alice" "$BATS_TEST_TMPDIR/before"
+	to_user alice -w 1
+	codes_are 220 250 250 250 354 250 221
+	# Nothing before the new copy was cut.
+	cmp -n "$(stat -c %s "$BATS_TEST_TMPDIR/before")" "$BATS_TEST_TMPDIR/before" "$MAIL/alice"
+	grep -qx 'keep me' "$MAIL/alice"
+	[ ! -e "$MAIL/alice.lock" ]
+	[ -z "$stderr" ]
+}
+
+# dead_lock START END: the lock a killed delivery of this mbox leaves.
+dead_lock() {
+	printf 'smtpd %s %s %s %s %s\n' "$(dead_pid)" "$(stat -c %d "$MAIL/alice")" \
+	    "$(stat -c %i "$MAIL/alice")" "$1" "$2" >"$MAIL/alice.lock"
+	give_to_smtpd "$MAIL/alice.lock"
+}
+
+@test "a dead delivery's own half-written tail is cut off" {
+	to_user alice
+	start=$(stat -c %s "$MAIL/alice")
+	cp "$MAIL/alice" "$BATS_TEST_TMPDIR/before"
+	printf 'From a@b.example Thu Jan  1 00:00:00 2026\nReturn-Path: <a@b.ex' >>"$MAIL/alice"
+	dead_lock "$start" $((start + 500))
+	to_user alice -w 1
+	codes_are 220 250 250 250 354 250 221
+	count_is 2 mbox_count "$MAIL/alice"
+	cmp -n "$start" "$BATS_TEST_TMPDIR/before" "$MAIL/alice"
+	! grep -q 'a@b.ex$' "$MAIL/alice"
+	[ -z "$stderr" ]
+}
+
+@test "a dead delivery's tail followed by another writer's message is left alone" {
+	to_user alice
+	start=$(stat -c %s "$MAIL/alice")
+	printf 'From a@b.example Thu Jan  1 00:00:00 2026\nReturn-Path: <a@b.ex\n' >>"$MAIL/alice"
+	printf '%s' "$OTHER" >>"$MAIL/alice"
+	cp "$MAIL/alice" "$BATS_TEST_TMPDIR/before"
+	dead_lock "$start" $((start + 5000))
+	to_user alice -w 1
+	codes_are 220 250 250 250 354 250 221
+	cmp -n "$(stat -c %s "$BATS_TEST_TMPDIR/before")" "$BATS_TEST_TMPDIR/before" "$MAIL/alice"
+	[ -z "$stderr" ]
+}
+
+@test "a delivery killed while it holds its dotlock does not block the mailbox" {
+	command -v strace >/dev/null || skip "needs strace"
+	strace -o /dev/null true 2>/dev/null || skip "ptrace not permitted"
+	session_input >"$BATS_TEST_TMPDIR/in"
+	# The delivery is killed at its second open of the lock (as when the
+	# content goes into a lock first created empty) or else when it removes
+	# the lock after writing the copy; either way its lock stays behind.
+	run --separate-stderr strace -f -o /dev/null -P "$MAIL/alice.lock" \
+	    -e inject=open,openat:signal=KILL:when=2 \
+	    -e inject=unlink,unlinkat:signal=KILL:when=1 \
+	    timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 1 <"$BATS_TEST_TMPDIR/in"
+	codes_are 220 250 250 250 354 451 221
+	[ -e "$MAIL/alice.lock" ]
+	[ -s "$MAIL/alice.lock" ]
+	to_user alice -w 1
+	codes_are 220 250 250 250 354 250 221
+	count_is 1 mbox_count "$MAIL/alice"
+	[ ! -e "$MAIL/alice.lock" ]
+	[ -z "$stderr" ]
+}
+
+# shared_dir: $MAIL as FreeBSD's /var/mail, world-writable and sticky.
+shared_dir() {
+	needs_root
+	chmod 1777 "$MAIL"
+}
+
+@test "in a sticky world-writable mail directory a mailbox another user made gets no mail" {
+	shared_dir
+	for u in carol postmaster; do
+		install -m 0666 -o 4242 /dev/null "$MAIL/$u"
+		to_user "$u" -w 1
+		codes_are 220 250 250 250 354 451 221
+		esc_is 6 4.*
+		[ ! -s "$MAIL/$u" ]
+	done
+	[ -z "$stderr" ]
+}
+
+@test "in a sticky world-writable mail directory smtpd's own mailboxes get mail" {
+	shared_dir
+	to_user alice -w 1
+	codes_are 220 250 250 250 354 250 221
+	count_is 1 mbox_count "$MAIL/alice"
+	to_user postmaster -w 1
+	codes_are 220 250 250 250 354 250 221
+	count_is 1 mbox_count "$MAIL/postmaster"
+	[ -z "$stderr" ]
+}
+
+@test "a lock another user left in a sticky mail directory is a logged temporary failure" {
+	shared_dir
+	needs unshare
+	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	install -m 0600 -o 4242 /dev/null "$MAIL/alice.lock"
+	touch -d '1 hour ago' "$MAIL/alice.lock"
+	run -0 --separate-stderr smtp_logged -w 1 -- "HELO c" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: x" "" x . QUIT
+	codes_are 220 250 250 250 354 451 221
+	esc_is 6 4.*
+	log_has 'alice\.lock: lock held by uid 4242, cannot remove'
+	[ ! -s "$MAIL/alice" ]
+	[ -z "$stderr" ]
+}
+
+@test "a world-writable mail directory without the sticky bit gets no mail" {
+	chmod 0777 "$MAIL"
+	to_user alice -w 1
+	codes_are 220 250 250 250 354 451 221
+	[ ! -s "$MAIL/alice" ]
+	[ -z "$stderr" ]
+}
+
+@test "a world-writable mailbox gets no mail" {
+	chmod 0666 "$MAIL/alice"
+	to_user alice -w 1
+	codes_are 220 250 250 250 354 451 221
+	[ ! -s "$MAIL/alice" ]
+	[ -z "$stderr" ]
+}
