@@ -1,8 +1,8 @@
 /*
  * smtpd: one SMTP session on stdin/stdout, started per connection by
- * inetd, tcpserver or a systemd socket unit.  This file holds start-up,
- * options, the peer address, logging and the only code that touches
- * file descriptors 0 and 1: a bounded, buffered reader and writer.
+ * inetd, tcpserver or a systemd socket unit.  This file holds start-up:
+ * main, the options, the peer address, privileges and the jail.  Nothing
+ * else calls into it.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,10 +12,8 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,25 +22,6 @@
 #include <unistd.h>
 
 #include "smtpd.h"
-
-struct config conf = {
-	.maildir = "/var/mail",
-	.maxsize = 10240000,
-	.maxrcpt = 100,
-	.timeout = 300,
-	.datatime = 1800,
-	.lockwait = 30,
-	.agenttime = 300,
-	.retry = 1800,
-	.maxinterval = 14400,
-	.maxage = 5 * 86400,
-};
-
-static unsigned char	 ibuf[65536];	/* input, filled by read(2) */
-static size_t		 ipos, ilen;
-static char		 obuf[4096];	/* replies, flushed before reads */
-static size_t		 olen;
-static struct timespec	 deadline;	/* the current read must end by then */
 
 static void NORETURN
 usage(void)
@@ -55,105 +34,6 @@ usage(void)
 	    "[-T seconds]\n"
 	    "             [-t seconds] [-U utmp] [-u user] [-w seconds]\n");
 	exit(1);
-}
-
-static void vlog(int, const char *, va_list) PRINTFLIKE(2, 0);
-
-static void
-vlog(int prio, const char *fmt, va_list ap)
-{
-	char msg[1024];
-	int saved = errno;
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	syslog(prio, "%s", msg);
-	/* Callers read errno after logging it; musl's syslog() changes it. */
-	errno = saved;
-}
-
-void
-log_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_INFO, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap);
-	va_end(ap);
-}
-
-void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-/*
- * Copy at most n bytes of src into dst (of size dstsz, always terminated),
- * replacing anything outside printable ASCII with '?'.  Every peer string
- * passes here before it reaches a reply, a log line or a header.
- */
-size_t
-sanitize(char *dst, size_t dstsz, const char *src, size_t n)
-{
-	size_t i;
-
-	if (dstsz == 0)
-		return 0;
-	for (i = 0; i < n && i + 1 < dstsz && src[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	dst[i] = '\0';
-	return i;
-}
-
-/*
- * Copy s into dst (of size dstsz, always terminated) as one word of a
- * key=value log line: bytes outside printable ASCII, and the blank, '"'
- * and '\\' become \\xHH, so a client can neither end a field nor forge
- * one.  A value that does not fit is cut at a whole byte.  Returns dst.
- */
-const char *
-log_esc(char *dst, size_t dstsz, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			if (n + 1 >= dstsz)
-				break;
-			dst[n++] = (char)c;
-		} else {
-			if (n + 4 >= dstsz)
-				break;
-			dst[n++] = '\\';
-			dst[n++] = 'x';
-			dst[n++] = hex[c >> 4];
-			dst[n++] = hex[c & 0xf];
-		}
-	}
-	if (dstsz > 0)
-		dst[n] = '\0';
-	return dst;
 }
 
 /* Parse a decimal option argument in [min, max] or exit. */
@@ -401,159 +281,3 @@ main(int argc, char *argv[])
 	sess_run();
 }
 
-static long
-ms_left(void)
-{
-	struct timespec now;
-	long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long)(deadline.tv_sec - now.tv_sec) * 1000 +
-	    (deadline.tv_nsec - now.tv_nsec) / 1000000;
-	if (ms > (long)conf.timeout * 1000)
-		ms = (long)conf.timeout * 1000;	/* idle limit of one read */
-	return ms < 0 ? 0 : ms;
-}
-
-/* Every read from now on must end within secs seconds. */
-void
-io_deadline(int secs)
-{
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += secs;
-}
-
-/* Fill the input buffer if it is empty; IO_OK, IO_EOF or IO_TIMEOUT. */
-static int
-io_fill(void)
-{
-	struct pollfd pfd;
-	ssize_t n;
-	int r;
-
-	if (ipos < ilen)
-		return IO_OK;
-	io_flush();
-	ipos = ilen = 0;
-	for (;;) {
-		pfd.fd = 0;
-		pfd.events = POLLIN;
-		r = poll(&pfd, 1, (int)ms_left());
-		if (r == 0)
-			return IO_TIMEOUT;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			die("poll: %s", strerror(errno));
-		}
-		n = read(0, ibuf, sizeof(ibuf));
-		if (n > 0) {
-			ilen = (size_t)n;
-			return IO_OK;
-		}
-		if (n == 0)
-			return IO_EOF;
-		if (errno == EINTR || errno == EAGAIN)
-			continue;
-		log_info("read error: %s", strerror(errno));
-		return IO_EOF;
-	}
-}
-
-/*
- * Read one command line, ending at LF, into buf (size max, which counts the
- * CRLF).  One CR before the LF is dropped and the line is NUL-terminated.
- * A longer line is discarded up to its LF and gives IO_TOOLONG.
- */
-int
-io_getline(char *buf, size_t max, size_t *len)
-{
-	size_t n = 0;
-	int toolong = 0, r;
-
-	for (;;) {
-		unsigned char *p, *lf;
-		size_t avail, take;
-
-		if ((r = io_fill()) != IO_OK)
-			return r;
-		p = ibuf + ipos;
-		avail = ilen - ipos;
-		lf = memchr(p, '\n', avail);
-		take = lf != NULL ? (size_t)(lf - p) : avail;
-		/* Bytes up to the LF, CR included, leave room for it. */
-		if (!toolong && n + take <= max - 1) {
-			memcpy(buf + n, p, take);
-			n += take;
-		} else
-			toolong = 1;
-		ipos += take;
-		if (lf == NULL)
-			continue;
-		ipos++;
-		if (toolong)
-			return IO_TOOLONG;
-		if (n > 0 && buf[n - 1] == '\r')
-			n--;
-		buf[n] = '\0';
-		*len = n;
-		return IO_OK;
-	}
-}
-
-/* Make input available without consuming it. */
-int
-io_peek(const unsigned char **p, size_t *n)
-{
-	int r;
-
-	if ((r = io_fill()) != IO_OK)
-		return r;
-	*p = ibuf + ipos;
-	*n = ilen - ipos;
-	return IO_OK;
-}
-
-void
-io_consume(size_t n)
-{
-	ipos += n;
-}
-
-static void
-write_all(const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(1, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_info("write error: %s", strerror(errno));
-			exit(1);
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-void
-io_put(const char *s, size_t n)
-{
-	if (olen + n > sizeof(obuf)) {
-		io_flush();
-		if (n > sizeof(obuf)) {
-			write_all(s, n);
-			return;
-		}
-	}
-	memcpy(obuf + olen, s, n);
-	olen += n;
-}
-
-void
-io_flush(void)
-{
-	write_all(obuf, olen);
-	olen = 0;
-}

@@ -1,4 +1,17 @@
-/* Shared structures, limits and prototypes of smtpd. */
+/*
+ * Shared structures, limits and prototypes of smtpd, grouped by file.
+ *
+ * Calls flow one way, down this picture; a file calls only files below
+ * it, and nothing calls into smtpd.c:
+ *
+ *	smtpd.c		main, options, privileges and jail, the peer address
+ *	  session.c	states, the command table, one handler per verb
+ *	    data.c addr.c alias.c deliver.c queue.c
+ *	      dsn.c tty.c
+ *	        io.c	the client stream: bounded reader, writer, deadline
+ *	          log.c	syslog lines, escaping, die()
+ *	conf.c		the one global, conf, with its defaults (data only)
+ */
 #ifndef SMTPD_H
 #define SMTPD_H
 
@@ -60,7 +73,7 @@ struct config {
 	long		 maxage;		/* -A: bounce after this age */
 	int		 force;			/* -F: every entry is due now */
 };
-extern struct config conf;
+extern struct config conf;		/* conf.c */
 
 /* A parsed RFC 5321 path. */
 struct path {
@@ -126,15 +139,18 @@ struct data_result {
 
 enum io_result { IO_OK, IO_TOOLONG, IO_EOF, IO_TIMEOUT };
 
-/* smtpd.c */
+/* io.c */
 void	 io_deadline(int);
-int	 io_getline(char *, size_t, size_t *);
-int	 io_peek(const unsigned char **, size_t *);
+enum io_result io_getline(char *, size_t, size_t *);
+enum io_result io_peek(const unsigned char **, size_t *);
 void	 io_consume(size_t);
 void	 io_put(const char *, size_t);
 void	 io_flush(void);
+
+/* log.c */
 void	 log_info(const char *, ...) PRINTFLIKE(1, 2);
 void	 log_err(const char *, ...) PRINTFLIKE(1, 2);
+void	 log_warn(const char *, ...) PRINTFLIKE(1, 2);
 void	 die(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 size_t	 sanitize(char *, size_t, const char *, size_t);
 const char *log_esc(char *, size_t, const char *);
