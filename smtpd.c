@@ -22,18 +22,44 @@
 #include <unistd.h>
 
 #include "smtpd.h"
+#include "reply.h"
+
+/*
+ * Until the session starts, exit() means smtpd could not start: the reason
+ * is logged (die() does it), and the client hears 421 with its class on
+ * stdout.  Under inetd stderr is the client too, so nothing goes there.
+ */
+static int		 starting = 1;
+static enum reply	 startup_why = R_BADCONFIG;
+
+static void
+startup_reply(void)
+{
+	const struct reply_text *t = &replies[startup_why];
+	char line[128];
+	int n;
+
+	if (!starting)
+		return;
+	n = snprintf(line, sizeof(line), "%d %s %s\r\n", t->code, t->esc,
+	    t->text);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	/* Exiting already: a client that cannot take it hears nothing. */
+	if (write(1, line, (size_t)n) != n)
+		return;
+}
 
 static void NORETURN
-usage(void)
+usage(const char *why, int opt)
 {
-	fprintf(stderr, "usage: smtpd [-EFLpqV] [-A seconds] [-a aliases] "
-	    "[-D domain] [-d maildir]\n"
-	    "             [-f command] [-h name] [-I seconds] [-k seconds] "
-	    "[-m command]\n"
-	    "             [-n rcpts] [-Q dir] [-R seconds] [-r dir] [-s bytes] "
-	    "[-T seconds]\n"
-	    "             [-t seconds] [-U utmp] [-u user] [-w seconds]\n");
-	exit(1);
+	char o[2] = { (char)opt, '\0' }, esc[16];
+
+	die("%s%s; usage: smtpd [-EFLpqV] [-A seconds] [-a aliases] "
+	    "[-D domain] [-d maildir] [-f command] [-h name] [-I seconds] "
+	    "[-k seconds] [-m command] [-n rcpts] [-Q dir] [-R seconds] "
+	    "[-r dir] [-s bytes] [-T seconds] [-t seconds] [-U utmp] "
+	    "[-u user] [-w seconds]", why, log_esc(esc, sizeof(esc), o));
 }
 
 /* Parse a decimal option argument in [min, max] or exit. */
@@ -46,8 +72,9 @@ number(const char *s, long min, long max, int opt)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "smtpd: -%c: bad number %s\n", opt, s);
-		exit(1);
+		char esc[MAX_LOGVAL];
+
+		die("-%c: bad number %s", opt, log_esc(esc, sizeof(esc), s));
 	}
 	return v;
 }
@@ -141,7 +168,14 @@ main(int argc, char *argv[])
 	struct stat st;
 	int ch, queue = 0;
 
-	while ((ch = getopt(argc, argv, "A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
+	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	if (atexit(startup_reply) != 0)
+		die("atexit failed");
+	opterr = 0;	/* getopt() would tell stderr */
+	while ((ch = getopt(argc, argv, ":A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
 		switch (ch) {
 		case 'a':
 			aliases = optarg;
@@ -184,10 +218,8 @@ main(int argc, char *argv[])
 			conf.retry = number(optarg, 0, 365L * 86400, ch);
 			break;
 		case 'D':
-			if (conf.ndomains == MAX_DOMAINS) {
-				fprintf(stderr, "smtpd: too many -D\n");
-				exit(1);
-			}
+			if (conf.ndomains == MAX_DOMAINS)
+				die("too many -D");
 			conf.domains[conf.ndomains++] = optarg;
 			break;
 		case 'd':
@@ -195,7 +227,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			if (strlen(optarg) > MAX_HOSTNAME)
-				usage();
+				die("-h: name too long");
 			sanitize(conf.hostname, sizeof(conf.hostname), optarg,
 			    strlen(optarg));
 			break;
@@ -224,14 +256,18 @@ main(int argc, char *argv[])
 		case 'w':
 			conf.lockwait = (int)number(optarg, 0, 3600, ch);
 			break;
+		case ':':
+			usage("missing argument to -", optopt);
 		default:
-			usage();
+			usage("bad option -", optopt);
 		}
 	}
-	if (optind != argc)
-		usage();
+	if (optind != argc) {
+		char esc[MAX_LOGVAL];
 
-	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		die("unexpected argument %s",
+		    log_esc(esc, sizeof(esc), argv[optind]));
+	}
 	if ((user != NULL || root != NULL) && geteuid() != 0)
 		die("-u and -r need root");
 	/*
@@ -260,12 +296,14 @@ main(int argc, char *argv[])
 		dlv_template(&conf.mda, mda, 'm');
 	if (fwd != NULL)
 		dlv_template(&conf.fwd, fwd, 'f');
-	if (stat(conf.maildir, &st) != 0 || !S_ISDIR(st.st_mode))
+	/* Every mailbox is reached through it, as the -u user. */
+	startup_why = R_NOMAILDIR;
+	if (stat(conf.maildir, &st) != 0 || access(conf.maildir, X_OK) != 0)
+		die("mail directory %s: %s", conf.maildir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
 		die("mail directory %s: not a directory", conf.maildir);
+	starting = 0;
 
-	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN);
 	if (queue == 'p')
 		exit(q_print());
 	if (queue == 'q') {
