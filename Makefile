@@ -9,10 +9,9 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
+OBJ	= smtpd.o session.o data.o addr.o alias.o deliver.o queue.o dsn.o tty.o io.o log.o conf.o
 # Everything but main(): the fuzz targets link these with their own entry.
-LIB	= session.o data.o addr.o alias.o deliver.o queue.o dsn.o tty.o \
-	  io.o log.o conf.o
-OBJ	= smtpd.o $(LIB)
+LIB	= $(OBJ:smtpd.o=)
 # Sanitizer and fuzzer builds (clang): make sanitize-check, memcheck, fuzz.
 SAN_CC	= clang
 SANFLAGS = -std=c99 -g -O1 -fno-omit-frame-pointer \
