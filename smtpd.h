@@ -1,16 +1,22 @@
 /*
  * Shared structures, limits and prototypes of smtpd, grouped by file.
  *
- * Calls flow one way, down this picture; a file calls only files below
- * it, and nothing calls into smtpd.c:
+ * Calls flow one way, down this list: each file calls only those on its
+ * right, nothing calls into smtpd.c, and io.c and log.c are the leaves.
+ * conf.c holds conf, which main() writes at start-up and all files read.
+ * (Checked from the objects: nm -u of each against nm --defined-only.)
  *
- *	smtpd.c		main, options, privileges and jail, the peer address
- *	  session.c	states, the command table, one handler per verb
- *	    data.c addr.c alias.c deliver.c queue.c
- *	      dsn.c tty.c
- *	        io.c	the client stream: bounded reader, writer, deadline
- *	          log.c	syslog lines, escaping, die()
- *	conf.c		the one global, conf, with its defaults (data only)
+ *	smtpd.c		session alias deliver queue log
+ *	  session.c	data addr alias deliver queue tty io log
+ *	    data.c	io log
+ *	    queue.c	dsn deliver log
+ *	      dsn.c	deliver addr log
+ *	      alias.c	deliver addr log
+ *	        deliver.c	tty log
+ *	          tty.c	log
+ *	          addr.c	-
+ *	io.c		log		the client stream: reader, writer, deadlines
+ *	log.c		-		syslog lines, escaping, die()
  */
 #ifndef SMTPD_H
 #define SMTPD_H
