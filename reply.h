@@ -63,6 +63,8 @@ enum reply {
 	R_VRFY_FORWARD,
 	R_ALIASBIG,
 	R_LISTTOOBIG,
+	R_BADCONFIG,
+	R_NOMAILDIR,
 	R_COUNT
 };
 
@@ -126,6 +128,8 @@ static const struct reply_text {
 	[R_VRFY_FORWARD]  = { 251, "2.1.5", "User not local; will forward to %s" },
 	[R_ALIASBIG]	  = { 550, "5.2.4", "Alias expansion too large" },
 	[R_LISTTOOBIG]	  = { 550, "5.2.4", "Too many recipients in alias list" },
+	[R_BADCONFIG]	  = { 421, "4.3.0", "Service not available: configuration error" },
+	[R_NOMAILDIR]	  = { 421, "4.3.0", "Service not available: mail directory unavailable" },
 };
 
 #endif

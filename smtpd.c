@@ -1,8 +1,8 @@
 /*
  * smtpd: one SMTP session on stdin/stdout, started per connection by
- * inetd, tcpserver or a systemd socket unit.  This file holds start-up,
- * options, the peer address, logging and the only code that touches
- * file descriptors 0 and 1: a bounded, buffered reader and writer.
+ * inetd, tcpserver or a systemd socket unit.  This file holds start-up:
+ * main, the options, the peer address, privileges and the jail.  Nothing
+ * else calls into it.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,10 +12,8 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,136 +22,44 @@
 #include <unistd.h>
 
 #include "smtpd.h"
+#include "reply.h"
 
-struct config conf = {
-	.maildir = "/var/mail",
-	.maxsize = 10240000,
-	.maxrcpt = 100,
-	.timeout = 300,
-	.datatime = 1800,
-	.lockwait = 30,
-	.agenttime = 300,
-	.retry = 1800,
-	.maxinterval = 14400,
-	.maxage = 5 * 86400,
-};
-
-static unsigned char	 ibuf[65536];	/* input, filled by read(2) */
-static size_t		 ipos, ilen;
-static char		 obuf[4096];	/* replies, flushed before reads */
-static size_t		 olen;
-static struct timespec	 deadline;	/* the current read must end by then */
-
-static void NORETURN
-usage(void)
-{
-	fprintf(stderr, "usage: smtpd [-8EFLpqV] [-A seconds] [-a aliases] "
-	    "[-D domain] [-d maildir]\n"
-	    "             [-f command] [-h name] [-I seconds] [-k seconds] "
-	    "[-m command]\n"
-	    "             [-n rcpts] [-Q dir] [-R seconds] [-r dir] [-s bytes] "
-	    "[-T seconds]\n"
-	    "             [-t seconds] [-U utmp] [-u user] [-w seconds]\n");
-	exit(1);
-}
-
-static void vlog(int, const char *, va_list) PRINTFLIKE(2, 0);
+/*
+ * Until the session starts, exit() means smtpd could not start: the reason
+ * is logged (die() does it), and the client hears 421 with its class on
+ * stdout.  Under inetd stderr is the client too, so nothing goes there.
+ */
+static int		 starting = 1;
+static enum reply	 startup_why = R_BADCONFIG;
 
 static void
-vlog(int prio, const char *fmt, va_list ap)
+startup_reply(void)
 {
-	char msg[1024];
-	int saved = errno;
+	const struct reply_text *t = &replies[startup_why];
+	char line[128];
+	int n;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	syslog(prio, "%s", msg);
-	/* Callers read errno after logging it; musl's syslog() changes it. */
-	errno = saved;
+	if (!starting)
+		return;
+	n = snprintf(line, sizeof(line), "%d %s %s\r\n", t->code, t->esc,
+	    t->text);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	/* Exiting already: a client that cannot take it hears nothing. */
+	if (write(1, line, (size_t)n) != n)
+		return;
 }
 
-void
-log_info(const char *fmt, ...)
+static void NORETURN
+usage(const char *why, int opt)
 {
-	va_list ap;
+	char o[2] = { (char)opt, '\0' }, esc[16];
 
-	va_start(ap, fmt);
-	vlog(LOG_INFO, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap);
-	va_end(ap);
-}
-
-void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-/*
- * Copy at most n bytes of src into dst (of size dstsz, always terminated),
- * replacing anything outside printable ASCII with '?'.  Every peer string
- * passes here before it reaches a reply, a log line or a header.
- */
-size_t
-sanitize(char *dst, size_t dstsz, const char *src, size_t n)
-{
-	size_t i;
-
-	if (dstsz == 0)
-		return 0;
-	for (i = 0; i < n && i + 1 < dstsz && src[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	dst[i] = '\0';
-	return i;
-}
-
-/*
- * Copy s into dst (of size dstsz, always terminated) as one word of a
- * key=value log line: bytes outside printable ASCII, and the blank, '"'
- * and '\\' become \\xHH, so a client can neither end a field nor forge
- * one.  A value that does not fit is cut at a whole byte.  Returns dst.
- */
-const char *
-log_esc(char *dst, size_t dstsz, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			if (n + 1 >= dstsz)
-				break;
-			dst[n++] = (char)c;
-		} else {
-			if (n + 4 >= dstsz)
-				break;
-			dst[n++] = '\\';
-			dst[n++] = 'x';
-			dst[n++] = hex[c >> 4];
-			dst[n++] = hex[c & 0xf];
-		}
-	}
-	if (dstsz > 0)
-		dst[n] = '\0';
-	return dst;
+	die("%s%s; usage: smtpd [-8EFLpqV] [-A seconds] [-a aliases] "
+	    "[-D domain] [-d maildir] [-f command] [-h name] [-I seconds] "
+	    "[-k seconds] [-m command] [-n rcpts] [-Q dir] [-R seconds] "
+	    "[-r dir] [-s bytes] [-T seconds] [-t seconds] [-U utmp] "
+	    "[-u user] [-w seconds]", why, log_esc(esc, sizeof(esc), o));
 }
 
 /* Parse a decimal option argument in [min, max] or exit. */
@@ -166,8 +72,9 @@ number(const char *s, long min, long max, int opt)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "smtpd: -%c: bad number %s\n", opt, s);
-		exit(1);
+		char esc[MAX_LOGVAL];
+
+		die("-%c: bad number %s", opt, log_esc(esc, sizeof(esc), s));
 	}
 	return v;
 }
@@ -261,7 +168,14 @@ main(int argc, char *argv[])
 	struct stat st;
 	int ch, queue = 0;
 
-	while ((ch = getopt(argc, argv, "8A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
+	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	if (atexit(startup_reply) != 0)
+		die("atexit failed");
+	opterr = 0;	/* getopt() would tell stderr */
+	while ((ch = getopt(argc, argv, ":8A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
 		switch (ch) {
 		case '8':
 			conf.utf8tty = 1;
@@ -307,10 +221,8 @@ main(int argc, char *argv[])
 			conf.retry = number(optarg, 0, 365L * 86400, ch);
 			break;
 		case 'D':
-			if (conf.ndomains == MAX_DOMAINS) {
-				fprintf(stderr, "smtpd: too many -D\n");
-				exit(1);
-			}
+			if (conf.ndomains == MAX_DOMAINS)
+				die("too many -D");
 			conf.domains[conf.ndomains++] = optarg;
 			break;
 		case 'd':
@@ -318,7 +230,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			if (strlen(optarg) > MAX_HOSTNAME)
-				usage();
+				die("-h: name too long");
 			sanitize(conf.hostname, sizeof(conf.hostname), optarg,
 			    strlen(optarg));
 			break;
@@ -348,14 +260,18 @@ main(int argc, char *argv[])
 		case 'w':
 			conf.lockwait = (int)number(optarg, 0, 3600, ch);
 			break;
+		case ':':
+			usage("missing argument to -", optopt);
 		default:
-			usage();
+			usage("bad option -", optopt);
 		}
 	}
-	if (optind != argc)
-		usage();
+	if (optind != argc) {
+		char esc[MAX_LOGVAL];
 
-	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		die("unexpected argument %s",
+		    log_esc(esc, sizeof(esc), argv[optind]));
+	}
 	if ((user != NULL || root != NULL) && geteuid() != 0)
 		die("-u and -r need root");
 	/*
@@ -384,12 +300,14 @@ main(int argc, char *argv[])
 		dlv_template(&conf.mda, mda, 'm');
 	if (fwd != NULL)
 		dlv_template(&conf.fwd, fwd, 'f');
-	if (stat(conf.maildir, &st) != 0 || !S_ISDIR(st.st_mode))
+	/* Every mailbox is reached through it, as the -u user. */
+	startup_why = R_NOMAILDIR;
+	if (stat(conf.maildir, &st) != 0 || access(conf.maildir, X_OK) != 0)
+		die("mail directory %s: %s", conf.maildir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
 		die("mail directory %s: not a directory", conf.maildir);
+	starting = 0;
 
-	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN);
 	if (queue == 'p')
 		exit(q_print());
 	if (queue == 'q') {
@@ -405,159 +323,3 @@ main(int argc, char *argv[])
 	sess_run();
 }
 
-static long
-ms_left(void)
-{
-	struct timespec now;
-	long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long)(deadline.tv_sec - now.tv_sec) * 1000 +
-	    (deadline.tv_nsec - now.tv_nsec) / 1000000;
-	if (ms > (long)conf.timeout * 1000)
-		ms = (long)conf.timeout * 1000;	/* idle limit of one read */
-	return ms < 0 ? 0 : ms;
-}
-
-/* Every read from now on must end within secs seconds. */
-void
-io_deadline(int secs)
-{
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += secs;
-}
-
-/* Fill the input buffer if it is empty; IO_OK, IO_EOF or IO_TIMEOUT. */
-static int
-io_fill(void)
-{
-	struct pollfd pfd;
-	ssize_t n;
-	int r;
-
-	if (ipos < ilen)
-		return IO_OK;
-	io_flush();
-	ipos = ilen = 0;
-	for (;;) {
-		pfd.fd = 0;
-		pfd.events = POLLIN;
-		r = poll(&pfd, 1, (int)ms_left());
-		if (r == 0)
-			return IO_TIMEOUT;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			die("poll: %s", strerror(errno));
-		}
-		n = read(0, ibuf, sizeof(ibuf));
-		if (n > 0) {
-			ilen = (size_t)n;
-			return IO_OK;
-		}
-		if (n == 0)
-			return IO_EOF;
-		if (errno == EINTR || errno == EAGAIN)
-			continue;
-		log_info("read error: %s", strerror(errno));
-		return IO_EOF;
-	}
-}
-
-/*
- * Read one command line, ending at LF, into buf (size max, which counts the
- * CRLF).  One CR before the LF is dropped and the line is NUL-terminated.
- * A longer line is discarded up to its LF and gives IO_TOOLONG.
- */
-int
-io_getline(char *buf, size_t max, size_t *len)
-{
-	size_t n = 0;
-	int toolong = 0, r;
-
-	for (;;) {
-		unsigned char *p, *lf;
-		size_t avail, take;
-
-		if ((r = io_fill()) != IO_OK)
-			return r;
-		p = ibuf + ipos;
-		avail = ilen - ipos;
-		lf = memchr(p, '\n', avail);
-		take = lf != NULL ? (size_t)(lf - p) : avail;
-		/* Bytes up to the LF, CR included, leave room for it. */
-		if (!toolong && n + take <= max - 1) {
-			memcpy(buf + n, p, take);
-			n += take;
-		} else
-			toolong = 1;
-		ipos += take;
-		if (lf == NULL)
-			continue;
-		ipos++;
-		if (toolong)
-			return IO_TOOLONG;
-		if (n > 0 && buf[n - 1] == '\r')
-			n--;
-		buf[n] = '\0';
-		*len = n;
-		return IO_OK;
-	}
-}
-
-/* Make input available without consuming it. */
-int
-io_peek(const unsigned char **p, size_t *n)
-{
-	int r;
-
-	if ((r = io_fill()) != IO_OK)
-		return r;
-	*p = ibuf + ipos;
-	*n = ilen - ipos;
-	return IO_OK;
-}
-
-void
-io_consume(size_t n)
-{
-	ipos += n;
-}
-
-static void
-write_all(const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(1, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_info("write error: %s", strerror(errno));
-			exit(1);
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-void
-io_put(const char *s, size_t n)
-{
-	if (olen + n > sizeof(obuf)) {
-		io_flush();
-		if (n > sizeof(obuf)) {
-			write_all(s, n);
-			return;
-		}
-	}
-	memcpy(obuf + olen, s, n);
-	olen += n;
-}
-
-void
-io_flush(void)
-{
-	write_all(obuf, olen);
-	olen = 0;
-}

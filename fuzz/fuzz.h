@@ -1,7 +1,8 @@
 /*
- * Shared parts of the fuzz targets.  They are built with -Dexit=fuzz_exit
- * and -Dsyslog=fuzz_syslog (see the Makefile): the session's exit() jumps
- * back into the target, and log lines are formatted but not sent.
+ * Shared parts of the fuzz targets.  They link everything but smtpd.c
+ * (main), built with -Dexit=fuzz_exit and -Dsyslog=fuzz_syslog (see the
+ * Makefile): the session's exit() and die() jump back into the target, and
+ * log lines are formatted but not sent.
  * Mail goes to a fresh temporary directory with an mbox user alice and a
  * Maildir user bob.
  */

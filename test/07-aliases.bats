@@ -92,10 +92,10 @@ setup() {
 @test "a bad aliases file stops start-up before the greeting" {
 	printf 'broken line without colon\n' >"$BATS_TEST_TMPDIR/bad"
 	run -1 --separate-stderr smtp -a "$BATS_TEST_TMPDIR/bad" -- QUIT
-	[ -z "$output" ]
+	codes_are 421
 	printf 'x: |/bin/sh -c id\n' >"$BATS_TEST_TMPDIR/bad"
 	run -1 --separate-stderr smtp -a "$BATS_TEST_TMPDIR/bad" -- QUIT
-	[ -z "$output" ]
+	codes_are 421
 }
 
 @test "VRFY gives 252 for users and non-users alike without -V" {

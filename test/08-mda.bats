@@ -104,9 +104,9 @@ mda_session() {
 
 @test "a missing agent program stops start-up" {
 	run -1 --separate-stderr smtp -m "/nonexistent/mda %u" -- QUIT
-	[ -z "$output" ]
+	codes_are 421
 	run -1 --separate-stderr smtp -m "relative/mda %u" -- QUIT
-	[ -z "$output" ]
+	codes_are 421
 }
 
 @test "with -m an alias may name a user without a mailbox file" {

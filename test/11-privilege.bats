@@ -114,7 +114,7 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 		# shellcheck disable=SC2086
 		run -1 --separate-stderr setpriv --reuid "$SMTPD_USER" --regid "$(id -g "$SMTPD_USER")" \
 		    --clear-groups timeout 10 "$SMTPD" $opt -d "$MAIL" -h "$HOST" </dev/null
-		[ -z "$output" ] && [ -z "$stderr" ]
+		codes_are 421 && [ -z "$stderr" ]
 	done
 }
 
@@ -132,11 +132,11 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 @test "an unknown -u user, -u root and a missing -r directory end before the greeting" {
 	needs_root
 	run -1 --separate-stderr smtpd_bare -u no-such-user-here </dev/null
-	[ -z "$output" ] && [ -z "$stderr" ]
+	codes_are 421 && [ -z "$stderr" ]
 	run -1 --separate-stderr smtpd_bare -u root </dev/null
-	[ -z "$output" ] && [ -z "$stderr" ]
+	codes_are 421 && [ -z "$stderr" ]
 	run -1 --separate-stderr smtpd_bare -u "$SMTPD_USER" -r "$BATS_TEST_TMPDIR/none" </dev/null
-	[ -z "$output" ] && [ -z "$stderr" ]
+	codes_are 421 && [ -z "$stderr" ]
 }
 
 @test "a symlinked mailbox is refused and its target stays untouched" {

@@ -1,0 +1,237 @@
+/*
+ * The client stream, and the only code that touches file descriptors 0
+ * and 1 in a session: a bounded, buffered reader and a buffered writer,
+ * both under one deadline.  Calls nothing of ours but log.c.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpd.h"
+
+static unsigned char	 ibuf[65536];	/* input, filled by read(2) */
+static size_t		 ipos, ilen;
+static char		 obuf[4096];	/* replies, flushed before reads */
+static size_t		 olen;
+static struct timespec	 deadline;	/* the current read must end by then */
+static struct timespec	 linestart;	/* the last LF read, or io_deadline() */
+static int		 wsock = -1;	/* fd 1 is a socket, made non-blocking */
+
+/* Set *t to secs seconds after *from. */
+static void
+after(struct timespec *t, const struct timespec *from, int secs)
+{
+	*t = *from;
+	t->tv_sec += secs;
+}
+
+/*
+ * The one deadline helper: wait until fd is ready for events or dl has
+ * passed.  Returns 1 when ready (or in error, which the next read or write
+ * reports), 0 at the deadline.
+ */
+static int
+wait_fd(int fd, short events, const struct timespec *dl)
+{
+	struct pollfd pfd;
+	struct timespec now;
+	long ms;
+	int r;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (long)(dl->tv_sec - now.tv_sec) * 1000 +
+		    (dl->tv_nsec - now.tv_nsec) / 1000000;
+		if (ms < 0)
+			ms = 0;
+		else if (ms > INT_MAX)
+			ms = INT_MAX;
+		pfd.fd = fd;
+		pfd.events = events;
+		if ((r = poll(&pfd, 1, (int)ms)) > 0)
+			return 1;
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			die("poll: %s", strerror(errno));
+	}
+}
+
+/*
+ * Every read from now on must end within secs seconds, and each line
+ * (command or text) must arrive whole within -t of the end of the one
+ * before it, or of this call.
+ */
+void
+io_deadline(int secs)
+{
+	clock_gettime(CLOCK_MONOTONIC, &linestart);
+	after(&deadline, &linestart, secs);
+}
+
+/* Fill the input buffer if it is empty; IO_OK, IO_EOF or IO_TIMEOUT. */
+static enum io_result
+io_fill(void)
+{
+	struct timespec dl;
+	ssize_t n;
+
+	if (ipos < ilen)
+		return IO_OK;
+	io_flush();
+	ipos = ilen = 0;
+	for (;;) {
+		/* The earlier of the -T or -t deadline and the line's. */
+		after(&dl, &linestart, conf.timeout);
+		if (deadline.tv_sec < dl.tv_sec ||
+		    (deadline.tv_sec == dl.tv_sec &&
+		    deadline.tv_nsec < dl.tv_nsec))
+			dl = deadline;
+		if (!wait_fd(0, POLLIN, &dl))
+			return IO_TIMEOUT;
+		n = read(0, ibuf, sizeof(ibuf));
+		if (n > 0) {
+			ilen = (size_t)n;
+			if (memchr(ibuf, '\n', ilen) != NULL)
+				clock_gettime(CLOCK_MONOTONIC, &linestart);
+			return IO_OK;
+		}
+		if (n == 0)
+			return IO_EOF;
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		log_info("read error: %s", strerror(errno));
+		return IO_EOF;
+	}
+}
+
+/*
+ * Read one command line, ending at LF, into buf (size max, which counts the
+ * CRLF).  One CR before the LF is dropped and the line is NUL-terminated.
+ * A longer line is discarded up to its LF and gives IO_TOOLONG.
+ */
+enum io_result
+io_getline(char *buf, size_t max, size_t *len)
+{
+	size_t n = 0;
+	int toolong = 0;
+	enum io_result r;
+
+	for (;;) {
+		unsigned char *p, *lf;
+		size_t avail, take;
+
+		if ((r = io_fill()) != IO_OK)
+			return r;
+		p = ibuf + ipos;
+		avail = ilen - ipos;
+		lf = memchr(p, '\n', avail);
+		take = lf != NULL ? (size_t)(lf - p) : avail;
+		/* Bytes up to the LF, CR included, leave room for it. */
+		if (!toolong && n + take <= max - 1) {
+			memcpy(buf + n, p, take);
+			n += take;
+		} else
+			toolong = 1;
+		ipos += take;
+		if (lf == NULL)
+			continue;
+		ipos++;
+		if (toolong)
+			return IO_TOOLONG;
+		if (n > 0 && buf[n - 1] == '\r')
+			n--;
+		buf[n] = '\0';
+		*len = n;
+		return IO_OK;
+	}
+}
+
+/* Make input available without consuming it. */
+enum io_result
+io_peek(const unsigned char **p, size_t *n)
+{
+	enum io_result r;
+
+	if ((r = io_fill()) != IO_OK)
+		return r;
+	*p = ibuf + ipos;
+	*n = ilen - ipos;
+	return IO_OK;
+}
+
+void
+io_consume(size_t n)
+{
+	ipos += n;
+}
+
+/*
+ * Write all of p, within -t, or end the session: a client that does not
+ * read its replies cannot hold smtpd in write(2).  A socket on fd 1 is
+ * made non-blocking (it is this session's alone); a pipe or terminal,
+ * which may be shared, is written at most PIPE_BUF bytes at a time after
+ * poll() said there is room, which then does not block.
+ */
+static void
+write_all(const char *p, size_t n)
+{
+	struct timespec now, dl;
+	struct stat st;
+	size_t chunk;
+	ssize_t w;
+	int fl;
+
+	if (wsock < 0) {
+		wsock = fstat(1, &st) == 0 && S_ISSOCK(st.st_mode);
+		if (wsock && ((fl = fcntl(1, F_GETFL)) < 0 ||
+		    fcntl(1, F_SETFL, fl | O_NONBLOCK) < 0))
+			wsock = 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	after(&dl, &now, conf.timeout);
+	while (n > 0) {
+		if (!wait_fd(1, POLLOUT, &dl)) {
+			log_info("client=%s error=write-timeout",
+			    conf.peer[0] != '\0' ? conf.peer : "local");
+			exit(1);
+		}
+		chunk = wsock || n < PIPE_BUF ? n : PIPE_BUF;
+		if ((w = write(1, p, chunk)) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_info("write error: %s", strerror(errno));
+			exit(1);
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void
+io_put(const char *s, size_t n)
+{
+	if (olen + n > sizeof(obuf)) {
+		io_flush();
+		if (n > sizeof(obuf)) {
+			write_all(s, n);
+			return;
+		}
+	}
+	memcpy(obuf + olen, s, n);
+	olen += n;
+}
+
+void
+io_flush(void)
+{
+	write_all(obuf, olen);
+	olen = 0;
+}
