@@ -61,6 +61,8 @@ enum reply {
 	R_GREETING_LMTP,
 	R_ALIASLOOP,
 	R_VRFY_FORWARD,
+	R_NONASCII,
+	R_CHUNK_OK,
 	R_COUNT
 };
 
@@ -122,6 +124,8 @@ static const struct reply_text {
 	[R_GREETING_LMTP] = { 220, "",      "%s LMTP smtpd ready" },
 	[R_ALIASLOOP]	  = { 550, "5.4.6", "Alias nesting too deep or looping" },
 	[R_VRFY_FORWARD]  = { 251, "2.1.5", "User not local; will forward to %s" },
+	[R_NONASCII]	  = { 553, "5.6.7", "Non-ASCII address needs SMTPUTF8 in MAIL" },
+	[R_CHUNK_OK]	  = { 250, "2.0.0", "%s octets received" },
 };
 
 #endif
