@@ -181,3 +181,34 @@ PY
 	count_is 1 mbox_count "$MAIL/josé"
 	mbox_msg "$MAIL/josé" 1 headers | grep -qx 'Subject: grüße'
 }
+
+@test "a bounce to a UTF-8 sender is an RFC 6533 global report" {
+	run -0 --separate-stderr utf8_session -- "MAIL FROM:<josé@$HOST> SMTPUTF8" \
+		"RCPT TO:<alice@$HOST>" "RCPT TO:<用户@$HOST>" DATA "Delivered-To: 用户@$HOST" "Subject: grüße" "" x .
+	codes_are 220 250 250 250 250 354 250 221
+	count_is 1 mbox_count "$MAIL/alice"
+	count_is 0 mbox_count "$MAIL/用户"
+	count_is 1 mbox_count "$MAIL/josé"
+	run -0 python3 - "$MAIL/josé" <<'PY'
+import email, email.policy, sys
+raw = open(sys.argv[1], "rb").read().split(b"\n", 1)[1]
+msg = email.message_from_bytes(raw, policy=email.policy.default)
+print(msg.get_content_type(), msg.get_param("report-type"))
+for p in msg.iter_parts():
+    print(p.get_content_type(), p.get_param("charset") or "-")
+PY
+	[ "${lines[0]}" = "multipart/report global-delivery-status" ]
+	[ "${lines[1]}" = "text/plain utf-8" ]
+	[ "${lines[2]}" = "message/global-delivery-status -" ]
+	[ "${lines[3]}" = "message/global-headers -" ]
+	grep -qx "Final-Recipient: utf-8; 用户@$HOST" "$MAIL/josé"
+	grep -qx "Subject: grüße" "$MAIL/josé"
+}
+
+@test "a bounce with only ASCII addresses stays an RFC 3464 report" {
+	run -0 --separate-stderr utf8_session -- "MAIL FROM:<alice@$HOST> SMTPUTF8" \
+		"RCPT TO:<alice@$HOST>" "RCPT TO:<bob@$HOST>" DATA "Delivered-To: bob@$HOST" x .
+	codes_are 220 250 250 250 250 354 250 221
+	grep -qx 'Content-Type: message/delivery-status' "$MAIL/alice"
+	grep -qx "Final-Recipient: rfc822; bob@$HOST" "$MAIL/alice"
+}
