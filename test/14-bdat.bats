@@ -212,3 +212,79 @@ print("ok")
 PY
 	[ "$output" = ok ]
 }
+
+teardown() {
+	if [ -n "${LAUNCHER-}" ]; then
+		kill "$LAUNCHER" 2>/dev/null || true
+		wait "$LAUNCHER" 2>/dev/null || true
+	fi
+}
+
+# Exim as a real CHUNKING and SMTPUTF8 client.  Debian's package conflicts
+# with Postfix's, so the test runs an unpacked one:
+#   apt-get download exim4-base exim4-config exim4-daemon-light
+#   for d in exim4*.deb; do dpkg-deb -x "$d" DIR; done
+# and EXIM4_ROOT=DIR.  Exim needs its compiled-in user, which is added in
+# a private mount namespace only.
+exim_send() {
+	local tmp=$BATS_TEST_TMPDIR/exim
+	mkdir -p "$tmp/spool" "$tmp/log"
+	cp /etc/passwd "$tmp/passwd"
+	cp /etc/group "$tmp/group"
+	echo 'Debian-exim:x:60999:60999::/nonexistent:/usr/sbin/nologin' >>"$tmp/passwd"
+	echo 'Debian-exim:x:60999:' >>"$tmp/group"
+	chown -R 60999:60999 "$tmp/spool" "$tmp/log"
+	cat >"$tmp/conf" <<CONF
+exim_path = $EXIM4_ROOT/usr/sbin/exim4
+primary_hostname = client.example
+spool_directory = $tmp/spool
+log_file_path = $tmp/log/%slog
+keep_environment =
+smtputf8_advertise_hosts = *
+acl_smtp_rcpt = accept
+begin routers
+to_smtpd:
+  driver = manualroute
+  domains = *
+  route_list = * 127.0.0.1
+  self = send
+  transport = smtpd_t
+begin transports
+smtpd_t:
+  driver = smtp
+  port = $PORT
+  hosts_try_chunking = *
+  hosts_avoid_tls = *
+  allow_localhost
+CONF
+	unshare -m sh -c 'mount --bind "$1/passwd" /etc/passwd &&
+	    mount --bind "$1/group" /etc/group && shift && exec "$@"' _ "$tmp" \
+	    "$EXIM4_ROOT/usr/sbin/exim4" -C "$tmp/conf" -odf "$@"
+	EXIM_LOG=$tmp/log/mainlog
+}
+
+@test "Exim delivers through CHUNKING and SMTPUTF8" {
+	[ -x "${EXIM4_ROOT-}/usr/sbin/exim4" ] || skip "no unpacked Exim (EXIM4_ROOT)"
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	command -v systemd-socket-activate >/dev/null || skip "no systemd-socket-activate"
+	mkmbox 'josé'
+	PORT=$(free_port)
+	systemd-socket-activate --accept --inetd -l "127.0.0.1:$PORT" \
+		"$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" 3>&- &
+	LAUNCHER=$!
+	wait_port "$PORT"
+	# 200 kB: several chunks; a dot line and a From line on the way.
+	{ printf 'Subject: via exim\n\n..dot\nFrom here\n'
+	  for i in $(seq 4000); do printf 'line %05d of a long message\n' "$i"; done; } \
+		>"$BATS_TEST_TMPDIR/msg"
+	exim_send -oi -f s@client.example "alice@$HOST" "bob@$HOST" <"$BATS_TEST_TMPDIR/msg"
+	grep -q "=> alice@$HOST .* K C=\"250 2.0.0 " "$EXIM_LOG"
+	grep -q -- "-> bob@$HOST .* K C=\"250 2.0.0 " "$EXIM_LOG"
+	sed '1,/^$/d' "$BATS_TEST_TMPDIR/msg" >"$BATS_TEST_TMPDIR/want"
+	maildir_msg "$MAIL/bob" 1 body | cmp - "$BATS_TEST_TMPDIR/want"
+	printf 'EHLO c\r\nMAIL FROM:<jörg@bücher.example> SMTPUTF8\r\nRCPT TO:<josé@%s>\r\nDATA\r\nSubject: grüße\r\n\r\nhallo\r\n.\r\nQUIT\r\n' "$HOST" |
+		exim_send -bs >/dev/null
+	grep -q "=> josé@$HOST .* K C=\"250 2.0.0 " "$EXIM_LOG"
+	grep -q ' with UTF8SMTP id ' "$MAIL/josé"
+	head -n 1 "$MAIL/josé" | grep -q '^From jörg@bücher.example '
+}
