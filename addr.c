@@ -1,17 +1,95 @@
 /*
  * RFC 5321 addresses: the Path parser shared by MAIL, RCPT, VRFY and the
- * aliases file, and the test for local domains.
+ * aliases file, with RFC 6531 UTF-8 on request, and the test for local
+ * domains.
  */
 #include <string.h>
 #include <strings.h>
 
 #include "smtpd.h"
 
-/* RFC 5321 4.1.2: Let-dig [Ldh-str] sub-domains, or an address literal. */
-const char *
-addr_domain(const char *p)
+/*
+ * RFC 3629 4: the length of the well-formed UTF-8 sequence of a non-ASCII
+ * character at p, or 0: no overlong forms, surrogates or code points past
+ * U+10FFFF, and no C1 controls (U+0080 to U+009F).
+ */
+static size_t
+utf8_len(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (p[0] == 0xc2)
+		lo = 0xa0;			/* C1 controls */
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;		/* overlong */
+		else if (p[0] == 0xed)
+			hi = 0x9f;		/* surrogates */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;		/* overlong */
+		else if (p[0] == 0xf4)
+			hi = 0x8f;		/* past U+10FFFF */
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Octets of one RFC 5321 atext character at p (RFC 6531 3.3 with utf8). */
+static size_t
+atext_len(const char *p, int utf8)
+{
+	unsigned char c = (unsigned char)*p;
+
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL))
+		return 1;
+	return utf8 && c >= 0x80 ? utf8_len(p) : 0;
+}
+
+/* Octets of one let-dig at p: with utf8, a non-ASCII character counts. */
+static size_t
+letdig_len(const char *p, int utf8)
+{
+	unsigned char c = (unsigned char)*p;
+
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return utf8 && c >= 0x80 ? utf8_len(p) : 0;
+}
+
+/* Does s hold a non-ASCII octet? */
+int
+addr_8bit(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
+/*
+ * RFC 5321 4.1.2: Let-dig [Ldh-str] sub-domains, or an address literal;
+ * with utf8, RFC 6531 3.3 U-labels too (not checked against IDNA).
+ */
+static const char *
+domain_end(const char *p, int utf8)
 {
 	const char *start = p;
+	size_t k;
 
 	if (*p == '[') {
 		for (p++; *p != ']'; p++)
@@ -22,10 +100,8 @@ addr_domain(const char *p)
 		for (;;) {
 			const char *label = p;
 
-			while ((*p >= 'a' && *p <= 'z') ||
-			    (*p >= 'A' && *p <= 'Z') ||
-			    (*p >= '0' && *p <= '9') || *p == '-')
-				p++;
+			while (*p == '-' || (k = letdig_len(p, utf8)) > 0)
+				p += *p == '-' ? 1 : k;
 			if (p == label || *label == '-' || p[-1] == '-')
 				return NULL;
 			if (*p != '.')
@@ -36,11 +112,10 @@ addr_domain(const char *p)
 	return (size_t)(p - start) <= MAX_DOMAIN ? p : NULL;
 }
 
-static int
-is_atext(int c)
+const char *
+addr_domain(const char *p)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+	return domain_end(p, 0);
 }
 
 /*
@@ -49,14 +124,17 @@ is_atext(int c)
  * the null path, or for a bare "postmaster" when rcpt is set).  The null
  * path is a reverse-path only.  A local part may not begin with '-', so
  * that no address can pose as an option of an agent (as Postfix's
- * allow_min_user = no).  Returns the end of the path, or NULL.
+ * allow_min_user = no).  flags: ADDR_RCPT for a forward-path, ADDR_UTF8
+ * to allow well-formed UTF-8 in the mailbox (RFC 6531 3.3); limits stay
+ * in octets.  Returns the end of the path, or NULL.
  */
 const char *
-addr_path(const char *p, struct path *pa, int rcpt)
+addr_path(const char *p, struct path *pa, int flags)
 {
 	char *local = pa->local;
 	const char *start, *at, *domain = NULL;
-	size_t n = 0;
+	int rcpt = flags & ADDR_RCPT, utf8 = flags & ADDR_UTF8;
+	size_t n = 0, k;
 
 	pa->addr[0] = pa->local[0] = pa->domain[0] = '\0';
 	if (*p++ != '<')
@@ -76,6 +154,13 @@ addr_path(const char *p, struct path *pa, int rcpt)
 		for (p++; *p != '"'; p++) {
 			if (*p == '\\')
 				p++;
+			else if (utf8 && (unsigned char)*p >= 0x80 &&
+			    (k = utf8_len(p)) > 0 && n + k <= MAX_LOCAL) {
+				memcpy(local + n, p, k);
+				n += k;
+				p += k - 1;
+				continue;
+			}
 			if (*p < 0x20 || *p > 0x7e || n == MAX_LOCAL)
 				return NULL;
 			local[n++] = *p;
@@ -85,9 +170,13 @@ addr_path(const char *p, struct path *pa, int rcpt)
 		for (;;) {
 			const char *atom = p;
 
-			while (is_atext((unsigned char)*p) && n < MAX_LOCAL)
-				local[n++] = *p++;
-			if (p == atom || is_atext((unsigned char)*p))
+			while ((k = atext_len(p, utf8)) > 0 &&
+			    n + k <= MAX_LOCAL) {
+				memcpy(local + n, p, k);
+				n += k;
+				p += k;
+			}
+			if (p == atom || atext_len(p, utf8) > 0)
 				return NULL;
 			if (*p != '.')
 				break;
@@ -99,7 +188,7 @@ addr_path(const char *p, struct path *pa, int rcpt)
 	local[n] = '\0';
 	at = p;
 	if (*p == '@') {
-		if ((p = addr_domain(p + 1)) == NULL)
+		if ((p = domain_end(p + 1, utf8)) == NULL)
 			return NULL;
 		domain = at + 1;
 	} else if (!rcpt || strcasecmp(local, "postmaster") != 0 ||

@@ -1,11 +1,14 @@
 /*
  * The DATA receiver: a byte machine over the input buffer that unstuffs
  * dots, finds the one end marker, records sticky errors, notes the header
- * fields that reveal loops, and writes the spool in large blocks.
+ * fields that reveal loops, and writes the spool in large blocks.  The
+ * BDAT receiver (RFC 3030) feeds counted chunks through the same line
+ * checks, without dots or an end marker.
  */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "smtpd.h"
@@ -28,8 +31,12 @@ struct receiver {
 	int		 has_from;
 	size_t		 outlen;
 	off_t		 spooled;
+	time_t		 start;			/* BDAT: when the first chunk came */
 	char		 out[65536];		/* spool writes; last, not cleared */
 };
+
+/* One message at a time, DATA or BDAT; 64 KiB: not on the stack. */
+static struct receiver cur;
 
 static void
 spool_write(struct receiver *rv, const char *p, size_t n)
@@ -95,14 +102,17 @@ check_delivered_to(struct receiver *rv, const char *v, size_t len)
 	}
 }
 
-/* A complete line (without its CRLF) has arrived. */
+/*
+ * A complete line (without its CRLF) has arrived; eol is the length of its
+ * line end as sent: 2, or 0 for a BDAT message's unterminated last line.
+ */
 static void
-end_line(struct receiver *rv)
+end_line(struct receiver *rv, size_t eol)
 {
 	const char *p = rv->line;
 	size_t n = rv->len, len = rv->len;
 
-	rv->size += n + 2;
+	rv->size += n + eol;
 	if (rv->toolong && rv->err == E_NONE)
 		rv->err = E_LONGLINE;
 	if (rv->size > conf.maxsize && rv->err == E_NONE)
@@ -193,7 +203,7 @@ receive(struct receiver *rv)
 				break;
 			case D_CR:
 				if (c == '\n') {
-					end_line(rv);
+					end_line(rv, 2);
 					rv->st = D_BOL;
 					continue;
 				}
@@ -221,6 +231,43 @@ receive(struct receiver *rv)
 	}
 }
 
+/* Seconds on the monotonic clock. */
+static time_t
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Begin a message: the spool (empty, at offset 0) gets the trace header. */
+static void
+start(int spool, const char *id, const char *trace, struct target *targets,
+    size_t ntarget)
+{
+	memset(&cur, 0, offsetof(struct receiver, out));
+	cur.spool = spool;
+	cur.id = id;
+	cur.targets = targets;
+	cur.ntarget = ntarget;
+	cur.in_header = 1;
+	spool_put(&cur, trace, strlen(trace));
+}
+
+/* Write what is left and say what was found. */
+static void
+finish(struct data_result *res)
+{
+	spool_write(&cur, cur.out, cur.outlen);
+	cur.outlen = 0;
+	res->err = cur.err;
+	res->size = cur.size;
+	res->spooled = cur.spooled;
+	res->nreceived = cur.nreceived;
+	res->has_from = cur.has_from;
+}
+
 /*
  * Receive one message into the spool (empty, at offset 0), after the trace
  * header.  Targets named by a Delivered-To: header get looped set.
@@ -230,23 +277,105 @@ int
 data_receive(int spool, const char *id, const char *trace,
     struct target *targets, size_t ntarget, struct data_result *res)
 {
-	static struct receiver rv;	/* 64 KiB: not on the stack */
 	int r;
 
-	memset(&rv, 0, offsetof(struct receiver, out));
-	rv.spool = spool;
-	rv.id = id;
-	rv.targets = targets;
-	rv.ntarget = ntarget;
-	rv.in_header = 1;
-	spool_put(&rv, trace, strlen(trace));
-	if ((r = receive(&rv)) != IO_OK)
+	start(spool, id, trace, targets, ntarget);
+	if ((r = receive(&cur)) != IO_OK)
 		return r;
-	spool_write(&rv, rv.out, rv.outlen);
-	res->err = rv.err;
-	res->size = rv.size;
-	res->spooled = rv.spooled;
-	res->nreceived = rv.nreceived;
-	res->has_from = rv.has_from;
+	finish(res);
 	return IO_OK;
+}
+
+/*
+ * Feed one piece of a BDAT chunk through the line checks.  CR LF ends a
+ * line whichever chunks its two octets come in; a bare CR is data and a
+ * bare LF is the same error as in DATA; there is no dot to remove.
+ */
+static void
+bdat_bytes(struct receiver *r, const unsigned char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = buf[i];
+
+		if (r->st == D_CR) {
+			if (c == '\n') {
+				end_line(r, 2);
+				r->st = D_TEXT;
+				continue;
+			}
+			add_bytes(r, "\r", 1);	/* a bare CR */
+		}
+		if (c == '\r') {
+			r->st = D_CR;
+		} else if (c == '\n') {
+			if (r->err == E_NONE || r->err == E_LONGLINE)
+				r->err = E_BARELF;
+			r->st = D_TEXT;
+		} else {
+			size_t j = run_end(buf, i + 1, n);
+
+			add_bytes(r, (const char *)buf + i, j - i);
+			i = j - 1;
+			r->st = D_TEXT;
+		}
+	}
+}
+
+/* Start a BDAT message: the spool as for DATA, and the -T clock. */
+void
+data_bdat_start(int spool, const char *id, const char *trace,
+    struct target *targets, size_t ntarget)
+{
+	start(spool, id, trace, targets, ntarget);
+	cur.st = D_TEXT;
+	cur.start = now();
+}
+
+/*
+ * Read the n octets of a chunk: into the BDAT message begun last when
+ * keep is set, else to be discarded.  Each read has -t; a kept chunk's
+ * reads must also end within -T of the message's first chunk, a discarded
+ * chunk's within -T of its start.  Returns IO_OK, IO_EOF or IO_TIMEOUT.
+ */
+int
+data_bdat_chunk(unsigned long long n, int keep)
+{
+	const unsigned char *buf;
+	time_t since = keep ? cur.start : now();
+	size_t avail;
+	int r;
+
+	while (n > 0) {
+		time_t left = (time_t)conf.datatime - (now() - since);
+
+		if (left <= 0)
+			return IO_TIMEOUT;
+		io_deadline((int)left);
+		if ((r = io_peek(&buf, &avail)) != IO_OK)
+			return r;
+		if (avail > n)
+			avail = (size_t)n;
+		if (keep)
+			bdat_bytes(&cur, buf, avail);
+		io_consume(avail);
+		n -= avail;
+	}
+	return IO_OK;
+}
+
+/*
+ * End the BDAT message begun last.  A last line without CR LF is ended
+ * as if it had one (mbox and Maildir lines end in LF); a CR at the very
+ * end is a bare CR.
+ */
+void
+data_bdat_end(struct data_result *res)
+{
+	if (cur.st == D_CR)
+		add_bytes(&cur, "\r", 1);
+	if (cur.len > 0 || cur.toolong)
+		end_line(&cur, 0);
+	finish(res);
 }

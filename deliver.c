@@ -57,7 +57,7 @@ dlv_valid_user(const char *u)
 		return 0;
 	for (p = u; *p != '\0'; p++)
 		if (*p == '/' || (unsigned char)*p < 0x20 ||
-		    (unsigned char)*p >= 0x7f)
+		    (unsigned char)*p == 0x7f)	/* UTF-8 is a name's bytes */
 			return 0;
 	return 1;
 }

@@ -3,6 +3,7 @@
  * null sender about the recipients of a message that failed for good,
  * written into a spool that the queue delivers like any other message.
  * Nothing here delivers; deliver.c does that, queue.c decides when.
+ * When an address is UTF-8 the report is RFC 6533's global form.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -189,9 +190,34 @@ boundary(char *b, size_t sz, const char *h, size_t hn,
 	return -1;
 }
 
+/* Does s hold a non-ASCII octet (a SMTPUTF8 address)? */
+static int
+is_8bit(const char *s)
+{
+	while (*s != '\0' && (unsigned char)*s < 0x80)
+		s++;
+	return *s != '\0';
+}
+
+/* "global-" when the report takes RFC 6533's form, else "". */
+static const char *
+report_form(const struct message *m, const struct target *r, size_t n)
+{
+	size_t i;
+
+	if (is_8bit(m->sender))
+		return "global-";
+	for (i = 0; i < n; i++)
+		if (is_8bit(r[i].addr))
+			return "global-";
+	return "";
+}
+
 /*
- * The multipart/report of RFC 3464 for the failed recipients of m; -1 if
- * no boundary could be found.
+ * The multipart/report of RFC 3464 for the failed recipients of m, or of
+ * RFC 6533 (global-delivery-status, utf-8 address type, global-headers)
+ * when the sender or a recipient is UTF-8; -1 if no boundary could be
+ * found.
  */
 static int
 report(FILE *f, const struct message *m, long long arrival,
@@ -199,6 +225,7 @@ report(FILE *f, const struct message *m, long long arrival,
     const struct target *to)
 {
 	char date[64], adate[64], text[256], bound[96];
+	const char *g = report_form(m, r, n);
 	size_t i, hlen = read_headers(m);
 
 	if (boundary(bound, sizeof(bound), hdr, hlen, m, r, n, lasterr) != 0)
@@ -209,15 +236,16 @@ report(FILE *f, const struct message *m, long long arrival,
 	    "To: <%s>\nSubject: Undelivered Mail Returned to Sender\n"
 	    "Date: %s\nMessage-ID: <%s.dsn@%s>\nAuto-Submitted: auto-replied\n"
 	    "MIME-Version: 1.0\nContent-Type: multipart/report; "
-	    "report-type=delivery-status;\n\tboundary=\"%s\"\n\n"
+	    "report-type=%sdelivery-status;\n\tboundary=\"%s\"\n\n"
 	    "This is a MIME-encapsulated message.\n\n",
-	    conf.hostname, to->addr, date, m->id, conf.hostname, bound);
-	fprintf(f, "--%s\nContent-Type: text/plain; charset=us-ascii\n"
+	    conf.hostname, to->addr, date, m->id, conf.hostname, g, bound);
+	fprintf(f, "--%s\nContent-Type: text/plain; charset=%s\n"
 	    "Content-Description: Notification\n\n"
 	    "This is the mail system at %s.\n\n"
 	    "The message from <%s>,\nreceived %s,\n"
 	    "could not be delivered to the recipients below%s.\n\n",
-	    bound, conf.hostname, m->sender, adate,
+	    bound, *g != '\0' ? "utf-8" : "us-ascii", conf.hostname, m->sender,
+	    adate,
 	    expired ? "; retrying has\nended" : "");
 	for (i = 0; i < n; i++) {
 		if (r[i].dup != 0)
@@ -230,10 +258,10 @@ report(FILE *f, const struct message *m, long long arrival,
 			continue;
 		fprintf(f, "<%s>: %s\n", r[i].addr, text);
 	}
-	fprintf(f, "\n--%s\nContent-Type: message/delivery-status\n"
+	fprintf(f, "\n--%s\nContent-Type: message/%sdelivery-status\n"
 	    "Content-Description: Delivery report\n\n"
 	    "Reporting-MTA: dns; %s\nArrival-Date: %s\n",
-	    bound, conf.hostname, adate);
+	    bound, g, conf.hostname, adate);
 	for (i = 0; i < n; i++) {
 		const char *status;
 
@@ -248,12 +276,14 @@ report(FILE *f, const struct message *m, long long arrival,
 			status = "4.4.7";	/* RFC 3463: delivery time expired */
 		} else
 			continue;
-		fprintf(f, "\nFinal-Recipient: rfc822; %s\nAction: failed\n"
-		    "Status: %s\nDiagnostic-Code: smtp; %s\n", r[i].addr,
+		fprintf(f, "\nFinal-Recipient: %s; %s\nAction: failed\n"
+		    "Status: %s\nDiagnostic-Code: smtp; %s\n",
+		    is_8bit(r[i].addr) ? "utf-8" : "rfc822", r[i].addr,
 		    status, text);
 	}
-	fprintf(f, "\n--%s\nContent-Type: text/rfc822-headers\n"
-	    "Content-Description: Undelivered message headers\n\n", bound);
+	fprintf(f, "\n--%s\nContent-Type: %s\n"
+	    "Content-Description: Undelivered message headers\n\n", bound,
+	    *g != '\0' ? "message/global-headers" : "text/rfc822-headers");
 	fwrite(hdr, 1, hlen, f);
 	if (hlen > 0 && hdr[hlen - 1] != '\n')
 		putc('\n', f);

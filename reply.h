@@ -65,6 +65,8 @@ enum reply {
 	R_LISTTOOBIG,
 	R_BADCONFIG,
 	R_NOMAILDIR,
+	R_NONASCII,
+	R_CHUNK_OK,
 	R_COUNT
 };
 
@@ -130,6 +132,8 @@ static const struct reply_text {
 	[R_LISTTOOBIG]	  = { 550, "5.2.4", "Too many recipients in alias list" },
 	[R_BADCONFIG]	  = { 421, "4.3.0", "Service not available: configuration error" },
 	[R_NOMAILDIR]	  = { 421, "4.3.0", "Service not available: mail directory unavailable" },
+	[R_NONASCII]	  = { 553, "5.6.7", "Non-ASCII address needs SMTPUTF8 in MAIL" },
+	[R_CHUNK_OK]	  = { 250, "2.0.0", "%s octets received" },
 };
 
 #endif

@@ -15,9 +15,13 @@
 #include "smtpd.h"
 #include "reply.h"
 
-/* INIT: greeting sent; IDLE: after HELO/EHLO; MAIL: reverse-path set; RCPT: >= 1 rcpt */
-enum state { ST_INIT = 1 << 0, ST_IDLE = 1 << 1, ST_MAIL = 1 << 2, ST_RCPT = 1 << 3 };
-#define ST_ANY	(ST_INIT | ST_IDLE | ST_MAIL | ST_RCPT)
+/*
+ * INIT: greeting sent; IDLE: after HELO/EHLO; MAIL: reverse-path set;
+ * RCPT: >= 1 rcpt; BDAT: a chunk taken, the message goes on in BDAT only.
+ */
+enum state { ST_INIT = 1 << 0, ST_IDLE = 1 << 1, ST_MAIL = 1 << 2, ST_RCPT = 1 << 3,
+	ST_BDAT = 1 << 4 };
+#define ST_ANY	(ST_INIT | ST_IDLE | ST_MAIL | ST_RCPT | ST_BDAT)
 
 enum mode { M_SMTP = 1 << 0, M_LMTP = 1 << 1 };
 
@@ -41,6 +45,8 @@ struct session {
 	unsigned int	 nrefused;		/* 4xx and 5xx replies */
 	const char	*cmdline;		/* the command being answered */
 	int		 spool;			/* -1 until the first DATA */
+	int		 utf8;			/* RFC 6531: MAIL had SMTPUTF8 */
+	unsigned long long bdat_size;		/* octets of the chunks so far */
 };
 
 static void	cmd_helo(struct session *, char *);
@@ -51,6 +57,8 @@ static void	cmd_soml(struct session *, char *);
 static void	cmd_saml(struct session *, char *);
 static void	cmd_rcpt(struct session *, char *);
 static void	cmd_data(struct session *, char *);
+static void	cmd_bdat(struct session *, char *);
+static void	bdat_skip(struct session *, char *);
 static void	cmd_rset(struct session *, char *);
 static void	cmd_noop(struct session *, char *);
 static void	cmd_quit(struct session *, char *);
@@ -75,6 +83,8 @@ static const struct command {
 	{ "SAML", ST_IDLE,		M_SMTP,		 0, cmd_saml },
 	{ "RCPT", ST_MAIL | ST_RCPT,	M_SMTP | M_LMTP, 0, cmd_rcpt },
 	{ "DATA", ST_RCPT,		M_SMTP | M_LMTP, 1, cmd_data },
+	/* Out of sequence, its chunk is still read: see dispatch(). */
+	{ "BDAT", ST_RCPT | ST_BDAT,	M_SMTP | M_LMTP, 1, cmd_bdat },
 	{ "RSET", ST_ANY,		M_SMTP | M_LMTP, 0, cmd_rset },
 	{ "NOOP", ST_ANY,		M_SMTP | M_LMTP, 1, cmd_noop },
 	{ "QUIT", ST_ANY,		M_SMTP | M_LMTP, 1, cmd_quit },
@@ -92,6 +102,7 @@ state_name(enum state st)
 	case ST_IDLE:	return "idle";
 	case ST_MAIL:	return "mail";
 	case ST_RCPT:	return "rcpt";
+	case ST_BDAT:	return "bdat";
 	}
 	return "?";
 }
@@ -205,6 +216,8 @@ reset_transaction(struct session *s)
 	s->kind = TX_MAIL;
 	s->nrcpt = 0;
 	s->ntarget = 0;
+	s->utf8 = 0;
+	s->bdat_size = 0;
 	if (s->state != ST_INIT)
 		s->state = ST_IDLE;
 }
@@ -262,6 +275,8 @@ cmd_ehlo(struct session *s, char *arg)
 	reply_more(s, R_EHLO, size);
 	reply_more(s, R_EHLO, "8BITMIME");
 	reply_more(s, R_EHLO, "ENHANCEDSTATUSCODES");
+	reply_more(s, R_EHLO, "SMTPUTF8");
+	reply_more(s, R_EHLO, "CHUNKING");
 	if (conf.expn)
 		reply_more(s, R_EHLO, "EXPN");
 	if (!conf.lmtp) {	/* RFC 5321 F.6: as RFC 821 has them */
@@ -272,9 +287,12 @@ cmd_ehlo(struct session *s, char *arg)
 	reply(s, R_EHLO, "HELP");
 }
 
-/* Check the ESMTP parameters of MAIL (RFC 1870 SIZE, RFC 6152 BODY). */
+/*
+ * Check the ESMTP parameters of MAIL (RFC 1870 SIZE, RFC 6152 BODY,
+ * RFC 6531 SMTPUTF8, which sets *utf8).
+ */
 static int
-mail_params(struct session *s, char *p)
+mail_params(struct session *s, char *p, int *utf8)
 {
 	char *key;
 
@@ -300,6 +318,9 @@ mail_params(struct session *s, char *p)
 				reply(s, R_SIZE_EXCEEDED, NULL);
 				return -1;
 			}
+		} else if (strcasecmp(key, "SMTPUTF8") == 0 && val == NULL &&
+		    s->esmtp) {
+			*utf8 = 1;
 		} else if (strcasecmp(key, "BODY") == 0 && val != NULL &&
 		    s->esmtp) {
 			if (strcasecmp(val, "7BIT") != 0 &&
@@ -321,6 +342,7 @@ start_tx(struct session *s, char *arg, enum tx_kind kind)
 {
 	struct path pa;
 	const char *end;
+	int utf8 = 0;
 
 	if (strncasecmp(arg, "FROM:", 5) != 0) {
 		reply(s, R_SYNTAX, NULL);
@@ -329,14 +351,19 @@ start_tx(struct session *s, char *arg, enum tx_kind kind)
 	arg += 5;
 	while (*arg == ' ')
 		arg++;
-	if ((end = addr_path(arg, &pa, 0)) == NULL ||
+	if ((end = addr_path(arg, &pa, ADDR_UTF8)) == NULL ||
 	    (*end != '\0' && *end != ' ')) {
 		reply(s, R_BADSENDER, NULL);
 		return;
 	}
-	if (mail_params(s, (char *)end) != 0)
+	if (mail_params(s, (char *)end, &utf8) != 0)
 		return;
+	if (!utf8 && addr_8bit(pa.addr)) {
+		reply(s, R_NONASCII, NULL);
+		return;
+	}
 	memcpy(s->sender, pa.addr, sizeof(s->sender));
+	s->utf8 = utf8;
 	s->kind = kind;
 	s->nrcpt = s->ntarget = 0;
 	s->state = ST_MAIL;
@@ -532,9 +559,13 @@ cmd_rcpt(struct session *s, char *arg)
 	arg += 3;
 	while (*arg == ' ')
 		arg++;
-	if ((end = addr_path(arg, &pa, 1)) == NULL ||
+	if ((end = addr_path(arg, &pa, ADDR_RCPT | ADDR_UTF8)) == NULL ||
 	    (*end != '\0' && *end != ' ')) {
 		reply(s, R_BADRCPT, NULL);
+		return;
+	}
+	if (!s->utf8 && addr_8bit(pa.addr)) {
+		reply(s, R_NONASCII, NULL);
 		return;
 	}
 	while (*end == ' ')
@@ -605,9 +636,11 @@ received_header(struct session *s, char *hdr, size_t sz)
 		    conf.peer6 ? "IPv6:" : "", conf.peer);
 	if (s->nrcpt == 1)
 		snprintf(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
+	/* RFC 6531 3.7.3: SMTPUTF8 is ESMTP; UTF8SMTP and UTF8LMTP say so. */
 	n = snprintf(hdr, sz, "Received: from %s%s\n\tby %s "
-	    "(smtpd) with %s id %s%s;\n\t%s\n", s->helo, peer, conf.hostname,
-	    conf.lmtp ? "LMTP" : s->esmtp ? "ESMTP" : "SMTP", s->msgid, forr,
+	    "(smtpd) with %s%s id %s%s;\n\t%s\n", s->helo, peer,
+	    conf.hostname, s->utf8 ? "UTF8" : "", conf.lmtp ? "LMTP" :
+	    s->utf8 ? "SMTP" : s->esmtp ? "ESMTP" : "SMTP", s->msgid, forr,
 	    date);
 	if (n < 0 || (size_t)n >= sz)
 		hdr[0] = '\0';	/* cannot be: every part is bounded */
@@ -699,11 +732,13 @@ deliver(struct session *s, const struct data_result *rv)
 		    s->msgid);
 }
 
+/*
+ * After the message: the one reply for a sticky error (one per recipient
+ * with LMTP), or delivery and its replies; the transaction ends.
+ */
 static void
-cmd_data(struct session *s, char *arg)
+end_message(struct session *s, const struct data_result *rv)
 {
-	struct data_result rv;
-	char trace[1024];
 	static const enum reply err_reply[] = {
 		[E_LONGLINE] = R_MSG_LONGLINE, [E_BARELF] = R_MSG_BARELF,
 		[E_TOOBIG] = R_MSG_TOOBIG, [E_SPOOL] = R_NOSPACE,
@@ -713,41 +748,145 @@ cmd_data(struct session *s, char *arg)
 		[E_TOOBIG] = "toobig", [E_SPOOL] = "spool",
 	};
 	size_t i;
+
+	if (rv->err != E_NONE) {
+		log_info("session=%s msg=%s error=%s size=%lu", s->sessid,
+		    s->msgid, err_name[rv->err], rv->size);
+		for (i = 0; i < (conf.lmtp ? s->nrcpt : 1); i++)
+			reply(s, err_reply[rv->err], NULL);
+	} else
+		deliver(s, rv);
+	reset_transaction(s);
+}
+
+/* An empty spool and a new message id; -1 when refused with 451. */
+static int
+new_message(struct session *s)
+{
+	if (s->spool < 0 && (s->spool = dlv_spool()) < 0) {
+		reply(s, R_LOCALERR, NULL);
+		return -1;
+	}
+	if (ftruncate(s->spool, 0) != 0 || lseek(s->spool, 0, SEEK_SET) != 0) {
+		log_err("session=%s spool: %s", s->sessid, strerror(errno));
+		reply(s, R_LOCALERR, NULL);
+		return -1;
+	}
+	snprintf(s->msgid, sizeof(s->msgid), "%s.%u", s->sessid, ++s->nmsg);
+	return 0;
+}
+
+/* The end of input or time in the middle of a message ends the session. */
+static void
+check_read(struct session *s, int r, const char *how)
+{
+	if (r == IO_TIMEOUT)
+		bye421(s, R_TIMEOUT);
+	if (r == IO_EOF) {
+		log_end(s, how);
+		exit(0);
+	}
+}
+
+static void
+cmd_data(struct session *s, char *arg)
+{
+	struct data_result rv;
+	char trace[1024];
 	int r;
 
 	if (*arg != '\0') {
 		reply(s, R_NOARGS, NULL);
 		return;
 	}
-	if (s->spool < 0 && (s->spool = dlv_spool()) < 0) {
-		reply(s, R_LOCALERR, NULL);
+	if (new_message(s) != 0)
 		return;
-	}
-	if (ftruncate(s->spool, 0) != 0 || lseek(s->spool, 0, SEEK_SET) != 0) {
-		log_err("session=%s spool: %s", s->sessid, strerror(errno));
-		reply(s, R_LOCALERR, NULL);
-		return;
-	}
-	snprintf(s->msgid, sizeof(s->msgid), "%s.%u", s->sessid, ++s->nmsg);
 	reply(s, R_DATA, NULL);
 	received_header(s, trace, sizeof(trace));
 	io_deadline(conf.datatime);
 	r = data_receive(s->spool, s->msgid, trace, s->targets, s->ntarget,
 	    &rv);
-	if (r == IO_TIMEOUT)
-		bye421(s, R_TIMEOUT);
-	if (r == IO_EOF) {
-		log_end(s, "eof-in-data");
-		exit(0);
+	check_read(s, r, "eof-in-data");
+	end_message(s, &rv);
+}
+
+/* RFC 3030 2: "BDAT" SP chunk-size [SP "LAST"]; 0, or -1 if malformed. */
+static int
+bdat_args(const char *arg, unsigned long long *n, int *last)
+{
+	char *end;
+
+	if (*arg < '0' || *arg > '9')
+		return -1;
+	errno = 0;
+	*n = strtoull(arg, &end, 10);
+	if (errno != 0)
+		return -1;
+	*last = strcasecmp(end, " LAST") == 0;
+	return *end == '\0' || *last ? 0 : -1;
+}
+
+/*
+ * RFC 3030: take one chunk of the message.  A chunk that would make the
+ * message exceed -s is read and thrown away, and then refused; any refusal
+ * ends the transaction, so chunks the client pipelined after it get 503
+ * and are thrown away too (bdat_skip).  BDAT LAST ends the message as the
+ * final dot does.
+ */
+static void
+cmd_bdat(struct session *s, char *arg)
+{
+	struct data_result rv;
+	unsigned long long n;
+	char trace[1024], got[32];
+	int last, keep;
+	size_t i;
+
+	if (bdat_args(arg, &n, &last) != 0) {
+		reply(s, R_SYNTAX, NULL);
+		reset_transaction(s);
+		return;
 	}
-	if (rv.err != E_NONE) {
-		log_info("session=%s msg=%s error=%s size=%lu", s->sessid,
-		    s->msgid, err_name[rv.err], rv.size);
-		for (i = 0; i < (conf.lmtp ? s->nrcpt : 1); i++)
-			reply(s, err_reply[rv.err], NULL);
-	} else
-		deliver(s, &rv);
-	reset_transaction(s);
+	keep = n <= conf.maxsize - s->bdat_size;
+	if (keep && s->state == ST_RCPT) {
+		if (new_message(s) != 0) {
+			check_read(s, data_bdat_chunk(n, 0), "eof-in-bdat");
+			reset_transaction(s);
+			return;
+		}
+		received_header(s, trace, sizeof(trace));
+		data_bdat_start(s->spool, s->msgid, trace, s->targets,
+		    s->ntarget);
+		s->state = ST_BDAT;
+	}
+	check_read(s, data_bdat_chunk(n, keep), "eof-in-bdat");
+	if (!keep) {
+		log_info("session=%s msg=%s error=toobig size=%llu", s->sessid,
+		    s->state == ST_BDAT ? s->msgid : "-", s->bdat_size + n);
+		for (i = 0; i < (conf.lmtp && last ? s->nrcpt : 1); i++)
+			reply(s, R_MSG_TOOBIG, NULL);
+		reset_transaction(s);
+		return;
+	}
+	s->bdat_size += n;
+	if (!last) {
+		snprintf(got, sizeof(got), "%llu", n);
+		reply(s, R_CHUNK_OK, got);
+		return;
+	}
+	data_bdat_end(&rv);
+	end_message(s, &rv);
+}
+
+/* A BDAT out of sequence: its chunk is read and thrown away. */
+static void
+bdat_skip(struct session *s, char *arg)
+{
+	unsigned long long n;
+	int last;
+
+	if (bdat_args(arg, &n, &last) == 0)
+		check_read(s, data_bdat_chunk(n, 0), "eof-in-bdat");
 }
 
 static void
@@ -787,7 +926,7 @@ cmd_help(struct session *s, char *arg)
 	(void)arg;	/* one help text for every topic */
 	reply_more(s, R_HELP, "smtpd commands:");
 	reply_more(s, R_HELP, "HELO EHLO MAIL RCPT DATA RSET NOOP QUIT");
-	reply_more(s, R_HELP, "HELP VRFY EXPN TURN");
+	reply_more(s, R_HELP, "HELP VRFY EXPN TURN BDAT");
 	if (!conf.lmtp)
 		reply_more(s, R_HELP, "SEND SOML SAML");
 	reply(s, R_HELP_END, NULL);
@@ -970,6 +1109,9 @@ dispatch(struct session *s, char *line, size_t len)
 		if (!(c->modes & (conf.lmtp ? M_LMTP : M_SMTP)))
 			break;
 		if (!(c->states & s->state)) {
+			/* RFC 3030 4.2: the octets are a chunk, not commands. */
+			if (c->run == cmd_bdat)
+				bdat_skip(s, arg);
 			reply(s, R_BADSEQ, NULL);
 			return;
 		}

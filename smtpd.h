@@ -164,6 +164,9 @@ size_t	 sanitize(char *, size_t, const char *, size_t);
 const char *log_esc(char *, size_t, const char *);
 
 /* addr.c */
+#define ADDR_RCPT	1	/* addr_path(): a forward-path */
+#define ADDR_UTF8	2	/* addr_path(): RFC 6531 UTF-8 allowed */
+int		 addr_8bit(const char *);
 const char	*addr_domain(const char *);
 const char	*addr_path(const char *, struct path *, int);
 int		 addr_is_local(const char *);
@@ -183,6 +186,10 @@ size_t	 alias_match(const char *, char *, size_t);
 /* data.c */
 int	 data_receive(int, const char *, const char *, struct target *,
 	    size_t, struct data_result *);
+void	 data_bdat_start(int, const char *, const char *, struct target *,
+	    size_t);
+int	 data_bdat_chunk(unsigned long long, int);
+void	 data_bdat_end(struct data_result *);
 
 /* deliver.c */
 int	 dlv_valid_user(const char *);

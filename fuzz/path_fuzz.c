@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the address parser in addr.c: the input is the
- * argument of MAIL FROM: or RCPT TO: (the first byte picks which), and
- * the parsed path is checked against the limits it promises.
+ * argument of MAIL FROM: or RCPT TO: (the first byte picks which, and
+ * whether SMTPUTF8 is on), and the parsed path is checked against the
+ * limits it promises.
  */
 #include <stdint.h>
 
@@ -18,7 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct path pa;
 	const char *end;
 	size_t len;
-	int rcpt;
+	int rcpt, flags;
 
 	if (!ready) {
 		fuzz_setup_mail();
@@ -26,13 +27,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size == 0)
 		return 0;
-	rcpt = data[0] & 1;
+	flags = data[0] & (ADDR_RCPT | ADDR_UTF8);
+	rcpt = flags & ADDR_RCPT;
 	len = size - 1 < sizeof(buf) - 1 ? size - 1 : sizeof(buf) - 1;
 	memcpy(buf, data + 1, len);
 	buf[len] = '\0';
 	len = strlen(buf);
 	memset(&pa, 'Z', sizeof(pa));
-	if ((end = addr_path(buf, &pa, rcpt)) == NULL)
+	if ((end = addr_path(buf, &pa, flags)) == NULL)
 		return 0;
 	if (end <= buf || end > buf + len || end[-1] != '>' ||
 	    memchr(pa.addr, '\0', sizeof(pa.addr)) == NULL ||
@@ -43,6 +45,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pa.addr[0] == '\0' && (rcpt || strncmp(buf, "<>", 2) != 0 ||
 	    end != buf + 2))
 		abort();	/* only MAIL's null path has no mailbox */
+	for (len = 0; pa.addr[len] != '\0'; len++) {
+		unsigned char c = (unsigned char)pa.addr[len];
+
+		/* Never UTF-8 unasked; never a byte UTF-8 cannot hold. */
+		if (c >= 0x80 && (!(flags & ADDR_UTF8) || c == 0xc0 ||
+		    c == 0xc1 || c >= 0xf5))
+			abort();
+	}
 	if (pa.domain[0] != '\0') {
 		(void)addr_is_local(pa.domain);	/* exercised, any answer */
 		addr_lower(pa.domain);
