@@ -60,8 +60,11 @@ test/ptyhelper: test/ptyhelper.c
 demo: smtpd
 	sh test/demo
 
+# The manual must be warning-free in both mandoc and groff.
 lint:
 	mandoc -Tlint -W warning smtpd.8
+	@out=$$(groff -mdoc -t -ww -z -Tutf8 smtpd.8 2>&1); \
+	if [ -n "$$out" ]; then printf '%s\n' "$$out"; exit 1; fi
 
 install: smtpd
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
