@@ -139,10 +139,15 @@ msgfile() {
 		sed "s|/usr/local/sbin/smtpd|$bin|" "$SRCDIR/systemd/$u" >"$units/$u"
 	done
 	# Documentation=man:smtpd(8) is looked up with man(1): in the source
-	# tree, not in whatever an earlier make install left on the machine.
+	# tree, not in whatever an earlier make install left on the machine;
+	# without man(1) there is nothing to look it up with.
 	mkdir -p "$BATS_TEST_TMPDIR/man/man8"
 	cp "$SRCDIR/smtpd.8" "$BATS_TEST_TMPDIR/man/man8/"
-	run -0 env MANPATH="$BATS_TEST_TMPDIR/man" systemd-analyze verify "$units"/*
+	if command -v man >/dev/null; then
+		run -0 env MANPATH="$BATS_TEST_TMPDIR/man" systemd-analyze verify "$units"/*
+	else
+		run -0 systemd-analyze verify --man=no "$units"/*
+	fi
 	[ -z "$output" ]
 	run -0 systemd-analyze security --offline=yes --threshold=10 "$units/smtpd@.service"
 	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' <<<"$output")
