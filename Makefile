@@ -60,6 +60,12 @@ test/ptyhelper: test/ptyhelper.c
 demo: smtpd
 	sh test/demo
 
+# As root, with debootstrap and systemd-nspawn: the README's quick start in a
+# fresh Debian 12 tree, and the systemd units under a booted Debian 12.
+check-container:
+	bash test/container/units.sh
+	bash test/container/fresh-clone.sh
+
 # The manual must be warning-free in both mandoc and groff.
 lint:
 	mandoc -Tlint -W warning smtpd.8
@@ -102,4 +108,5 @@ clean:
 	rm -f smtpd smtpd-san $(OBJ) test/ptyhelper fuzz/*.fuzz
 
 .PHONY: check sanitize-check memcheck fuzz fuzz-run demo lint install \
+	check-container \
 	uninstall install-units uninstall-units clean
