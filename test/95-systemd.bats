@@ -77,7 +77,8 @@ queued() {
 	grep -q '^smtp[[:blank:]].*[[:blank:]]root[[:blank:]].* -u smtpd ' "$SRCDIR/inetd.conf.example"
 	grep -q '^#smtp[[:blank:]].*[[:blank:]]smtpd:mail[[:blank:]]' "$SRCDIR/inetd.conf.example"
 	# Every queue run the docs show drops to that same user.
-	run -0 grep -h 'smtpd -q ' "$SRCDIR/smtpd.8" "$SRCDIR/README.md"
+	run -0 grep -h 'smtpd -q ' "$SRCDIR/smtpd.8" "$SRCDIR/README.md" \
+	    "$SRCDIR/inetd.conf.example"
 	! grep -v -- '-q -u smtpd ' <<<"$output"
 }
 
