@@ -125,5 +125,5 @@ cleanup() {
 for c in debootstrap systemd-nspawn nsenter git; do
 	command -v "$c" >/dev/null || fail "needs $c (apt-get install debootstrap systemd-container git)"
 done
-trap 'rc=$?; cleanup; exit $rc' EXIT
+trap 'rc=$?; set +e; cleanup; exit $rc' EXIT
 trap 'exit 1' INT TERM
