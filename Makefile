@@ -3,6 +3,7 @@ PREFIX	= /usr/local
 SBINDIR	= $(PREFIX)/sbin
 MANDIR	= $(PREFIX)/share/man
 UNITDIR	= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
 CC	= cc
 CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 	  -Wstrict-prototypes -Wmissing-prototypes
@@ -82,8 +83,17 @@ test/ptyhelper: test/ptyhelper.c
 demo: smtpd
 	sh test/demo
 
+# As root, with debootstrap and systemd-nspawn: the README's quick start in a
+# fresh Debian 12 tree, and the systemd units under a booted Debian 12.
+check-container:
+	bash test/container/units.sh
+	bash test/container/fresh-clone.sh
+
+# The manual must be warning-free in both mandoc and groff.
 lint:
 	mandoc -Tlint -W warning smtpd.8
+	@out=$$(groff -mdoc -t -ww -z -Tutf8 smtpd.8 2>&1); \
+	if [ -n "$$out" ]; then printf '%s\n' "$$out"; exit 1; fi
 
 install: smtpd
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
@@ -95,19 +105,27 @@ install: smtpd
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpd $(DESTDIR)$(MANDIR)/man8/smtpd.8
 
-# The systemd units, with ExecStart pointing at $(SBINDIR).
+# The systemd units, with ExecStart pointing at $(SBINDIR), and the
+# sysusers.d entry for their user smtpd (group mail).  Without DESTDIR the
+# user is made at once with systemd-sysusers, where there is one; a package
+# does that when it is installed.
 UNITS	= smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer
 
 install-units:
-	mkdir -p $(DESTDIR)$(UNITDIR)
+	mkdir -p $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	for u in $(UNITS); do \
 		sed 's|/usr/local/sbin/smtpd|$(SBINDIR)/smtpd|' systemd/$$u \
 		    >$(DESTDIR)$(UNITDIR)/$$u && \
 		chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done
+	cp -f systemd/smtpd.sysusers $(DESTDIR)$(SYSUSERSDIR)/smtpd.conf
+	chmod 644 $(DESTDIR)$(SYSUSERSDIR)/smtpd.conf
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/smtpd.conf; fi
 
 uninstall-units:
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/smtpd.conf
 
 clean:
 	rm -f smtpd smtpd-san smtpd-static $(OBJ) test/ptyhelper fuzz/*.fuzz \
@@ -115,4 +133,5 @@ clean:
 
 .PHONY: check sanitize-check memcheck fuzz fuzz-run demo lint install \
 	static bench bench-bin \
+	check-container \
 	uninstall install-units uninstall-units clean

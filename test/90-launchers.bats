@@ -138,7 +138,16 @@ msgfile() {
 	for u in smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer; do
 		sed "s|/usr/local/sbin/smtpd|$bin|" "$SRCDIR/systemd/$u" >"$units/$u"
 	done
-	run -0 systemd-analyze verify "$units"/*
+	# Documentation=man:smtpd(8) is looked up with man(1): in the source
+	# tree, not in whatever an earlier make install left on the machine;
+	# without man(1) there is nothing to look it up with.
+	mkdir -p "$BATS_TEST_TMPDIR/man/man8"
+	cp "$SRCDIR/smtpd.8" "$BATS_TEST_TMPDIR/man/man8/"
+	if command -v man >/dev/null; then
+		run -0 env MANPATH="$BATS_TEST_TMPDIR/man" systemd-analyze verify "$units"/*
+	else
+		run -0 systemd-analyze verify --man=no "$units"/*
+	fi
 	[ -z "$output" ]
 	run -0 systemd-analyze security --offline=yes --threshold=10 "$units/smtpd@.service"
 	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' <<<"$output")
@@ -163,8 +172,10 @@ msgfile() {
 	grep -qx 'ExecStart=/usr/sbin/smtpd -d /var/mail' "$dest/usr/lib/systemd/system/smtpd@.service"
 	grep -qx 'ExecStart=/usr/sbin/smtpd -q .*' "$dest/usr/lib/systemd/system/smtpd-queue.service"
 	[ -f "$dest/usr/lib/systemd/system/smtpd-queue.timer" ]
+	cmp "$SRCDIR/systemd/smtpd.sysusers" "$dest/usr/lib/sysusers.d/smtpd.conf"
+	! grep -q . "$dest/etc/passwd" 2>/dev/null
 	run -0 find "$dest" -type f
-	[ "${#lines[@]}" = 6 ]
+	[ "${#lines[@]}" = 7 ]
 	run -0 make -s -C "$SRCDIR" uninstall uninstall-units DESTDIR="$dest" PREFIX=/usr
 	run -0 find "$dest" -type f
 	[ -z "$output" ]

@@ -1,0 +1,131 @@
+#!/bin/bash
+# The shipped systemd units under a real systemd: Debian 12 booted in a
+# container, smtpd installed from a clean clone with
+# `make install install-units` as an administrator would, Debian's mail model
+# (/var/mail root:mail 2775, each mailbox USER:mail 0660), and mail sent over
+# TCP to smtpd.socket from inside the container.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+fresh_tree
+apt_install build-essential python3
+in_tree --chdir=/root/smtpd make -s >/dev/null || fail "make"
+boot
+
+log "make install install-units"
+cx make -s -C /root/smtpd install install-units >/dev/null || fail "make install install-units"
+cx systemctl daemon-reload
+[ "$(cx id -gn smtpd)" = mail ] || fail "user smtpd is not in group mail: $(cx id smtpd)"
+[ "$(cx stat -c '%U:%G %a' /var/mail)" = "root:mail 2775" ] ||
+    fail "/var/mail is $(cx stat -c '%U:%G %a' /var/mail)"
+
+# Users and their mailboxes, as Debian makes them.
+for u in alice bob carol; do
+	cx useradd -m "$u"
+	cx install -m 0660 -o "$u" -g mail /dev/null "/var/mail/$u"
+done
+
+# Queue entries are due at once (-R 0), so the shipped smtpd-queue.service
+# delivers them without -F; the rest of smtpd@.service is as shipped.
+cx mkdir -p /etc/systemd/system/smtpd@.service.d
+exec_start=$(cx sed -n 's/^ExecStart=//p' /usr/local/lib/systemd/system/smtpd@.service)
+printf '[Service]\nExecStart=\nExecStart=%s -R 0\n' "$exec_start" |
+    cx tee /etc/systemd/system/smtpd@.service.d/retry.conf >/dev/null
+cx systemctl daemon-reload
+cx systemctl enable --now smtpd.socket
+[ "$(cx systemctl is-active smtpd.socket)" = active ] || fail "smtpd.socket is not active"
+
+# send FROM RCPT... -- HEADER...: one message over TCP port 25; prints the
+# reply to the data and the rejected recipients.
+send() {
+	cx python3 - "$@" <<'PY'
+import smtplib, sys
+args = sys.argv[1:]
+sep = args.index("--")
+sender, rcpts, headers = args[0], args[1:sep], args[sep + 1:]
+msg = "".join(h + "\r\n" for h in headers) + "Subject: test\r\n\r\nhello\r\n"
+with smtplib.SMTP("127.0.0.1", 25, timeout=30) as s:
+    s.ehlo("client.example")
+    code, text = s.mail(sender)
+    assert code == 250, (code, text)
+    for r in rcpts:
+        code, text = s.rcpt(r)
+        assert code == 250, (r, code, text)
+    code, text = s.data(msg.encode())
+    print(code, text.decode())
+PY
+}
+
+# count MAILBOX: the messages in an mbox.
+count() {
+	cx sh -c 'grep -c "^From " "$1" || true' sh "$1"
+}
+
+mode_is() {
+	local got
+	got=$(cx stat -c '%U:%G %a' "$1")
+	[ "$got" = "$2" ] || fail "$1 is $got, not $2"
+}
+
+journal() {
+	cx journalctl --no-pager -q -o cat -t smtpd -u 'smtpd*' | tail -n 30
+}
+trap 'rc=$?; set +e; [ $rc = 0 ] || journal; cleanup; exit $rc' EXIT
+
+log "a message through smtpd.socket and smtpd@.service"
+out=$(send bob@localhost alice@localhost --) || fail "send: $out"
+log "reply: $out"
+[[ $out == "250 "* ]] || fail "reply $out"
+[ "$(count /var/mail/alice)" = 1 ] || fail "alice has $(count /var/mail/alice) messages"
+mode_is /var/mail/alice "alice:mail 660"
+
+log "a mailbox the session cannot write defers its copy"
+cx chown root:root /var/mail/carol
+cx chmod 0600 /var/mail/carol
+out=$(send bob@localhost alice@localhost carol@localhost --) || fail "send: $out"
+log "reply: $out"
+[[ $out == "250 "* ]] || fail "reply $out"
+[ "$(count /var/mail/alice)" = 2 ] || fail "alice has $(count /var/mail/alice) messages"
+listing=$(cx /usr/local/sbin/smtpd -p -d /var/mail)
+printf '%s\n' "$listing"
+grep -q 'carol@' <<<"$listing" || fail "smtpd -p does not list carol"
+# The set-group-ID bit comes from /var/mail; group and others get nothing.
+mode_is /var/mail/.queue "smtpd:mail 2700"
+
+log "smtpd-queue.service delivers it once the mailbox is fixed"
+cx chown carol:mail /var/mail/carol
+cx chmod 0660 /var/mail/carol
+cx systemctl start smtpd-queue.service || fail "smtpd-queue.service failed"
+[ "$(count /var/mail/carol)" = 1 ] || fail "carol has $(count /var/mail/carol) messages"
+mode_is /var/mail/carol "carol:mail 660"
+[ -z "$(cx find /var/mail/.queue -type f)" ] || fail "the queue is not empty: $(cx find /var/mail/.queue -type f)"
+cx /usr/local/sbin/smtpd -p -d /var/mail
+
+log "smtpd-queue.timer"
+cx systemctl enable --now smtpd-queue.timer
+[ "$(cx systemctl is-active smtpd-queue.timer)" = active ] || fail "smtpd-queue.timer is not active"
+
+log "a bounce for a local sender reaches the sender's mailbox"
+# A Delivered-To: naming carol at this host is a mail loop: her copy fails
+# permanently beside alice's, and bob gets the notification.
+host=$(cx cat /proc/sys/kernel/hostname)
+out=$(send bob@localhost alice@localhost carol@localhost -- "Delivered-To: carol@$host") ||
+    fail "send: $out"
+log "reply: $out"
+[[ $out == "250 "* ]] || fail "reply $out"
+[ "$(count /var/mail/carol)" = 1 ] || fail "carol has $(count /var/mail/carol) messages"
+[ "$(count /var/mail/bob)" = 1 ] || fail "bob has $(count /var/mail/bob) messages"
+cx grep -q '^From MAILER-DAEMON ' /var/mail/bob || fail "no bounce in bob's mailbox"
+cx grep -qi '^Content-Type: multipart/report' /var/mail/bob || fail "the bounce is no multipart/report"
+mode_is /var/mail/bob "bob:mail 660"
+
+log "systemd-analyze security smtpd@.service"
+sec=$(cx systemd-analyze security --no-pager smtpd@.service 2>&1) || true
+printf '%s\n' "$sec" | grep -e '✗' -e 'Overall' || true
+score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' <<<"$sec")
+stated=$(sed -n 's/.*smtpd@.service` rates it \*\*\([0-9.]*\) .*/\1/p' "$SRC/README.md")
+log "exposure $score, README states $stated"
+[ -n "$score" ] && [ "$score" = "$stated" ] || fail "exposure $score is not the README's $stated"
+
+journal
+log "PASS: the units deliver, defer, run the queue and bounce under systemd"
