@@ -175,7 +175,9 @@ members_list() {
 
 @test "-n above the limit of 1000 recipients is refused at start-up" {
 	run -1 --separate-stderr smtp -n 1001 -- QUIT
-	[ -z "$output" ]
+	codes_are 421
+	esc_is 1 4.3.0
+	[ -z "$stderr" ]
 	run -0 --separate-stderr smtp -n 1000 -- QUIT
 	codes_are 220 221
 }

@@ -194,7 +194,8 @@ diamond() {
 	unshare -m true 2>/dev/null || skip "needs mount namespaces"
 	printf 'x: bob\rcarol\r\n' >"$BATS_TEST_TMPDIR/bad"
 	run -1 --separate-stderr smtp_logged -a "$BATS_TEST_TMPDIR/bad" -- QUIT
-	[ -z "$output" ]
+	codes_are 421
+	[ -z "$stderr" ]
 	log_has ':1: bad local name bob\\x0dcarol$'
 	no_cr "$BATS_TEST_TMPDIR/syslog"
 }
