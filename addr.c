@@ -1,7 +1,8 @@
 /*
  * RFC 5321 addresses: the Path parser shared by MAIL, RCPT, VRFY and the
- * aliases file, with RFC 6531 UTF-8 on request, and the test for local
- * domains.
+ * aliases file, with RFC 6531 UTF-8 on request, the test for local
+ * domains, and which local parts may name a mailbox at all.  Calls
+ * nothing of ours.
  */
 #include <string.h>
 #include <strings.h>
@@ -230,4 +231,25 @@ addr_lower(char *s)
 	for (; *s != '\0'; s++)
 		if (*s >= 'A' && *s <= 'Z')
 			*s = (char)(*s - 'A' + 'a');
+}
+
+/*
+ * Is this local part one that may name a mailbox at all?  Never a path
+ * (no '/', no leading dot, so not "." or ".."), a control character, or a
+ * dotlock name.
+ */
+int
+addr_valid_user(const char *u)
+{
+	const char *p;
+	size_t n = strlen(u);
+
+	if (*u == '\0' || *u == '.' ||
+	    (n >= 5 && strcmp(u + n - 5, ".lock") == 0))
+		return 0;
+	for (p = u; *p != '\0'; p++)
+		if (*p == '/' || (unsigned char)*p < 0x20 ||
+		    (unsigned char)*p == 0x7f)	/* UTF-8 is a name's bytes */
+			return 0;
+	return 1;
 }

@@ -78,7 +78,7 @@ parse_target(const char *file, int lineno, char *t, char *out)
 	}
 	if (strchr(t, '@') == NULL) {
 		addr_lower(t);
-		if (!dlv_valid_user(t) || strlen(t) > MAX_LOCAL)
+		if (!addr_valid_user(t) || strlen(t) > MAX_LOCAL)
 			die("%s:%d: bad local name %s", file, lineno,
 			    log_esc(esc, sizeof(esc), t));
 		return (size_t)sprintf(out, "L%s", t) + 1;
@@ -90,7 +90,7 @@ parse_target(const char *file, int lineno, char *t, char *out)
 	if (!addr_is_local(pa.domain))
 		return (size_t)sprintf(out, "R%s", pa.addr) + 1;
 	addr_lower(pa.local);
-	if (!dlv_valid_user(pa.local))
+	if (!addr_valid_user(pa.local))
 		die("%s:%d: bad local name %s", file, lineno,
 		    log_esc(esc, sizeof(esc), pa.local));
 	return (size_t)sprintf(out, "L%s", pa.local) + 1;
@@ -111,7 +111,7 @@ parse_line(const char *file, int lineno, char *line)
 	*colon = '\0';
 	line = trim(line);
 	addr_lower(line);
-	if (!dlv_valid_user(line) || strlen(line) > MAX_LOCAL)
+	if (!addr_valid_user(line) || strlen(line) > MAX_LOCAL)
 		die("%s:%d: bad alias name %s", file, lineno,
 		    log_esc(esc, sizeof(esc), line));
 	if (find(line) != NULL) {
@@ -238,7 +238,7 @@ expand(struct expansion *x, const char *name, int depth)
 		if (depth == 0)
 			return -1;
 		if (conf.mda.n == 0 && strcmp(name, "postmaster") != 0 &&
-		    !dlv_exists(name)) {
+		    !f_has_mailbox(name)) {
 			log_info("alias member %s has no mailbox; skipped",
 			    name);
 			return 0;

@@ -1,7 +1,12 @@
 /*
- * Local delivery: mailbox lookup, the spool, and one forked child per
- * recipient that appends to an mbox or writes into a Maildir.  Nothing
- * here talks to the client; results go back as enum dlv_status.
+ * Delivery of one copy, each by a forked child.  dlv_deliver() routes it
+ * by verb (RFC 821: MAIL to the mailbox, SEND to the user's terminal,
+ * SOML to the terminal or else the mailbox, SAML to both) and by target:
+ * the built-in mbox writer (fcntl lock and dotlock, mboxrd quoting, cut
+ * back on failure), the Maildir writer, or the -m agent or -f forwarder,
+ * run with execve from its template (split into words at start-up by
+ * dlv_template(); %s %r %u %% replaced inside each word).  Nothing here
+ * talks to the client; results go back as enum dlv_status.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -41,70 +46,12 @@ struct out {
 static struct out	out;
 static char		inbuf[65536];
 
-/*
- * Is this local part one that may name a mailbox at all?  Never a path
- * (no '/', no leading dot, so not "." or ".."), a control character, or a
- * dotlock name.
- */
-int
-dlv_valid_user(const char *u)
-{
-	const char *p;
-	size_t n = strlen(u);
-
-	if (*u == '\0' || *u == '.' ||
-	    (n >= 5 && strcmp(u + n - 5, ".lock") == 0))
-		return 0;
-	for (p = u; *p != '\0'; p++)
-		if (*p == '/' || (unsigned char)*p < 0x20 ||
-		    (unsigned char)*p == 0x7f)	/* UTF-8 is a name's bytes */
-			return 0;
-	return 1;
-}
-
 static int
 mailbox_path(char *buf, size_t sz, const char *user, const char *suffix)
 {
 	int n = snprintf(buf, sz, "%s/%s%s", conf.maildir, user, suffix);
 
 	return n > 0 && (size_t)n < sz ? 0 : -1;
-}
-
-/*
- * Does user have a mailbox in -d?  Anything there counts, so that a
- * mailbox turned into a symlink, FIFO or device is refused at delivery
- * with a temporary error and a log line, not bounced as unknown.
- */
-int
-dlv_exists(const char *user)
-{
-	char path[4096];
-	struct stat st;
-
-	return dlv_valid_user(user) &&
-	    mailbox_path(path, sizeof(path), user, "") == 0 &&
-	    lstat(path, &st) == 0;
-}
-
-/* Count mailboxes in -d starting with prefix (up to 2); the first to buf. */
-size_t
-dlv_match(const char *prefix, char *buf, size_t sz)
-{
-	struct dirent *de;
-	DIR *d;
-	size_t n = 0, len = strlen(prefix);
-
-	if ((d = opendir(conf.maildir)) == NULL)
-		return 0;
-	while (n < 2 && (de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, prefix, len) != 0 ||
-		    !dlv_exists(de->d_name))
-			continue;
-		if (n++ == 0)
-			snprintf(buf, sz, "%s", de->d_name);
-	}
-	closedir(d);
-	return n;
 }
 
 /* Split an -m or -f command into words on blanks, once, at start-up. */
@@ -126,27 +73,6 @@ dlv_template(struct template *t, const char *cmd, int opt)
 		die("-%c: the program must be an absolute path", opt);
 	if (access(t->words[0], X_OK) != 0)
 		die("-%c: %s: %s", opt, t->words[0], strerror(errno));
-}
-
-/* Open an unlinked spool file in the mail directory. */
-int
-dlv_spool(void)
-{
-	char path[4096];
-	int fd;
-
-	if (mailbox_path(path, sizeof(path), ".smtpd-spool.", "XXXXXX") != 0)
-		return -1;
-	if ((fd = mkstemp(path)) < 0) {
-		log_err("spool %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (unlink(path) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
-		log_err("spool %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 static void

@@ -64,7 +64,7 @@ dsn_target(const char *sender, struct target *t)
 		}
 		t->user[n] = '\0';
 		if (p == at && (strcmp(t->user, "postmaster") == 0 ||
-		    dlv_exists(t->user))) {
+		    f_has_mailbox(t->user))) {
 			snprintf(t->addr, sizeof(t->addr), "%s", sender);
 			return;
 		}
@@ -306,7 +306,7 @@ dsn_build(const struct message *m, long long arrival, const struct target *r,
 	int fd, err;
 
 	dsn_target(m->sender, to);
-	if ((fd = dlv_spool()) < 0)
+	if ((fd = f_spool()) < 0)
 		return -1;
 	if ((f = fdopen(fd, "w")) == NULL) {
 		log_err("msg=%s dsn spool: %s", m->id, strerror(errno));

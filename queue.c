@@ -232,7 +232,7 @@ write_envelope(FILE *f, const struct entry *e, const struct target *r,
 	fprintf(f, "%s\nsender %s\narrival %lld\nattempts %u\nnext %lld\n"
 	    "has-from %d\nerror %s\n", Q_MAGIC, e->sender, e->arrival,
 	    e->attempts, e->next, e->has_from, e->error);
-	/* A tab can be in neither: see dlv_valid_user() and addr_path(). */
+	/* A tab can be in neither: see addr_valid_user() and addr_path(). */
 	for (i = 0; i < n; i++) {
 		if (r[i].status != DLV_TEMP || r[i].dup != 0)
 			continue;
@@ -358,7 +358,7 @@ add_rcpt(struct entry *e, enum target_kind kind, const char *v)
 	r->user[ul] = '\0';
 	memcpy(r->addr, addr, strlen(addr) + 1);
 	r->status = DLV_TEMP;
-	if (kind == T_LOCAL && !dlv_valid_user(r->user))
+	if (kind == T_LOCAL && !addr_valid_user(r->user))
 		return -1;
 	e->nrcpt++;
 	return 0;

@@ -474,12 +474,12 @@ resolve(struct session *s, const char *local, const char *addr,
 
 	s->dropped = 0;
 	s->nomem = 0;
-	if (!dlv_valid_user(local))
+	if (!addr_valid_user(local))
 		return R_NOUSER;
 	if ((r = alias_expand(local, add_target, s)) < -1)
 		return alias_error(r);
 	if (r == -1) {
-		if (strcmp(local, "postmaster") != 0 && !dlv_exists(local))
+		if (strcmp(local, "postmaster") != 0 && !f_has_mailbox(local))
 			return R_NOUSER;
 		add_target(s, T_LOCAL, local, addr);
 	}
@@ -763,7 +763,7 @@ end_message(struct session *s, const struct data_result *rv)
 static int
 new_message(struct session *s)
 {
-	if (s->spool < 0 && (s->spool = dlv_spool()) < 0) {
+	if (s->spool < 0 && (s->spool = f_spool()) < 0) {
 		reply(s, R_LOCALERR, NULL);
 		return -1;
 	}
@@ -948,7 +948,7 @@ vrfy_name(char *arg, char *local)
 	if (strchr(arg, '@') == NULL && *arg != '<') {
 		snprintf(local, MAX_LOCAL + 1, "%s", arg);
 		addr_lower(local);
-		return strlen(arg) <= MAX_LOCAL && dlv_valid_user(local) ?
+		return strlen(arg) <= MAX_LOCAL && addr_valid_user(local) ?
 		    R_COUNT : R_NOUSER;
 	}
 	snprintf(buf, sizeof(buf), *arg == '<' ? "%s" : "<%s>", arg);
@@ -958,7 +958,7 @@ vrfy_name(char *arg, char *local)
 		return R_NOUSER;
 	memcpy(local, pa.local, MAX_LOCAL + 1);
 	addr_lower(local);
-	return dlv_valid_user(local) ? R_COUNT : R_NOUSER;
+	return addr_valid_user(local) ? R_COUNT : R_NOUSER;
 }
 
 /* alias_add_fn for VRFY: count the targets, keep the first. */
@@ -1006,14 +1006,14 @@ cmd_vrfy(struct session *s, char *arg)
 		reply(s, conf.fwd.n > 0 ? R_VRFY_FORWARD : R_NOTLOCAL, out);
 		return;
 	}
-	if (x > 0 || strcmp(local, "postmaster") == 0 || dlv_exists(local)) {
+	if (x > 0 || strcmp(local, "postmaster") == 0 || f_has_mailbox(local)) {
 		snprintf(out, sizeof(out), "<%s@%s>", local, conf.hostname);
 		reply(s, R_VRFY_OK, out);
 		return;
 	}
 	/* RFC 5321 3.5.3: a partial name may match one user or several. */
 	switch (alias_match(local, match, sizeof(match)) +
-	    dlv_match(local, match, sizeof(match))) {
+	    f_match(local, match, sizeof(match))) {
 	case 0:
 		reply(s, R_NOUSER, NULL);
 		break;

@@ -171,6 +171,7 @@ const char	*addr_domain(const char *);
 const char	*addr_path(const char *, struct path *, int);
 int		 addr_is_local(const char *);
 void		 addr_lower(char *);
+int		 addr_valid_user(const char *);
 
 /* session.c */
 void	 sess_run(void) NORETURN;
@@ -192,11 +193,7 @@ int	 data_bdat_chunk(unsigned long long, int);
 void	 data_bdat_end(struct data_result *);
 
 /* deliver.c */
-int	 dlv_valid_user(const char *);
-int	 dlv_exists(const char *);
-size_t	 dlv_match(const char *, char *, size_t);
 void	 dlv_template(struct template *, const char *, int);
-int	 dlv_spool(void);
 int	 dlv_deliver(const struct message *, const struct target *);
 
 /* queue.c */
@@ -210,6 +207,14 @@ void	 dsn_target(const char *, struct target *);
 int	 dsn_build(const struct message *, long long, const struct target *,
 	    size_t, int, const char *, struct target *, struct message *,
 	    char *, size_t);
+
+/* file.c */
+int	 f_mailbox(char *, size_t, const char *, const char *);
+int	 f_has_mailbox(const char *);
+size_t	 f_match(const char *, char *, size_t);
+int	 f_spool(void);
+ssize_t	 f_pread(int, void *, size_t, off_t);
+int	 f_write(int, const void *, size_t);
 
 /* tty.c */
 int	 tty_open(const char *);
