@@ -41,24 +41,14 @@ static struct receiver cur;
 static void
 spool_write(struct receiver *rv, const char *p, size_t n)
 {
-	ssize_t w;
-
 	if (rv->err == E_SPOOL)
 		return;
-	while (n > 0) {
-		if ((w = write(rv->spool, p, n)) < 0) {
-			int e = errno;
-
-			if (e == EINTR)
-				continue;
-			log_err("msg=%s spool write: %s", rv->id, strerror(e));
-			rv->err = E_SPOOL;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-		rv->spooled += w;
+	if (f_write(rv->spool, p, n) != 0) {
+		log_warn("msg=%s spool write", rv->id);
+		rv->err = E_SPOOL;
+		return;
 	}
+	rv->spooled += (off_t)n;
 }
 
 static void

@@ -81,22 +81,14 @@ dsn_target(const char *sender, struct target *t)
 static size_t
 read_headers(const struct message *m)
 {
-	size_t len = 0, i;
+	size_t len = sizeof(hdr), i;
 	ssize_t n;
 
-	while ((off_t)len < m->size && len < sizeof(hdr)) {
-		size_t want = sizeof(hdr) - len;
-
-		if ((off_t)want > m->size - (off_t)len)
-			want = (size_t)(m->size - (off_t)len);
-		if ((n = pread(m->fd, hdr + len, want,
-		    m->offset + (off_t)len)) <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			break;
-		}
-		len += (size_t)n;
-	}
+	if ((off_t)len > m->size)
+		len = (size_t)m->size;
+	if ((n = f_pread(m->fd, hdr, len, m->offset)) < 0)
+		n = 0;
+	len = (size_t)n;
 	for (i = 0; i < len; i++)
 		if (hdr[i] == '\n' && (i == 0 || hdr[i - 1] == '\n'))
 			return i;	/* up to the blank line */

@@ -60,9 +60,7 @@ copy_out(FILE *f, int fd, off_t off, off_t size)
 		size_t want = (size_t)size < sizeof(buf) ? (size_t)size :
 		    sizeof(buf);
 
-		if ((n = pread(fd, buf, want, off)) <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
+		if ((n = f_pread(fd, buf, want, off)) <= 0) {
 			if (n == 0)
 				errno = EIO;	/* the file shrank */
 			return -1;
@@ -89,9 +87,7 @@ lr_line(struct lr *r, char *line, size_t sz)
 		if (r->pos == r->len) {
 			r->off += (off_t)r->len;
 			r->pos = r->len = 0;
-			got = pread(r->fd, r->buf, sizeof(r->buf), r->off);
-			if (got < 0 && errno == EINTR)
-				continue;
+			got = f_pread(r->fd, r->buf, sizeof(r->buf), r->off);
 			if (got < 0)
 				return -1;
 			if (got == 0)

@@ -353,10 +353,8 @@ next_line(struct reader *r, char *line, size_t size)
 			want = sizeof(r->buf);
 			if ((off_t)want > r->m->size - r->off)
 				want = (size_t)(r->m->size - r->off);
-			got = pread(r->m->fd, r->buf, want,
+			got = f_pread(r->m->fd, r->buf, want,
 			    r->m->offset + r->off);
-			if (got < 0 && errno == EINTR)
-				continue;
 			if (got <= 0)
 				return -2;
 			r->off += got;
