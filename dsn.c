@@ -301,7 +301,7 @@ dsn_build(const struct message *m, long long arrival, const struct target *r,
 	if ((fd = f_spool()) < 0)
 		return -1;
 	if ((f = fdopen(fd, "w")) == NULL) {
-		log_err("msg=%s dsn spool: %s", m->id, strerror(errno));
+		log_warn("msg=%s dsn spool", m->id);
 		(void)close(fd);	/* unlinked spool, nothing written */
 		return -1;
 	}
@@ -320,11 +320,12 @@ dsn_build(const struct message *m, long long arrival, const struct target *r,
 		(void)close(d->fd);	/* the copy is bad either way */
 	}
 	if (err != 0) {
-		log_err("msg=%s dsn spool: %s", m->id, strerror(err));
+		errno = err;
+		log_warn("msg=%s dsn spool", m->id);
 		return -1;
 	}
 	if (fcntl(d->fd, F_SETFD, FD_CLOEXEC) != 0)
-		log_err("msg=%s dsn spool: %s", m->id, strerror(errno));
+		log_warn("msg=%s dsn spool", m->id);
 	snprintf(id, idsz, "%s.dsn", m->id);
 	d->sender = "";
 	d->id = id;

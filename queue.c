@@ -123,7 +123,7 @@ static void
 q_close(int fd)
 {
 	if (close(fd) != 0)
-		log_err("queue: close: %s", strerror(errno));
+		log_warn("queue: close");
 }
 
 /*
@@ -147,17 +147,17 @@ q_open(int create, int anyowner, uid_t *owner)
 	}
 	log_esc(esc, sizeof(esc), path);
 	if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
-		log_err("queue %s: %s", esc, strerror(errno));
+		log_warn("queue %s", esc);
 		return -1;
 	}
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0) {
 		if (create || errno != ENOENT)
-			log_err("queue %s: %s", esc, strerror(errno));
+			log_warn("queue %s", esc);
 		return -1;
 	}
 	if (fstat(fd, &st) != 0) {
-		log_err("queue %s: %s", esc, strerror(errno));
+		log_warn("queue %s", esc);
 		q_close(fd);
 		errno = EIO;
 		return -1;
@@ -193,7 +193,7 @@ entry_open(int dfd, const char *name, int flags, uid_t owner,
 	log_esc(esc, sizeof(esc), name);
 	if (fstatat(dfd, name, &ls, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (errno != ENOENT)
-			log_err("queue %s: %s", esc, strerror(errno));
+			log_warn("queue %s", esc);
 		return -1;
 	}
 	if (!S_ISREG(ls.st_mode) || ls.st_uid != owner ||
@@ -206,7 +206,7 @@ entry_open(int dfd, const char *name, int flags, uid_t owner,
 	if ((fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) < 0) {
 		if (errno != ENOENT)
-			log_err("queue %s: %s", esc, strerror(errno));
+			log_warn("queue %s", esc);
 		return -1;
 	}
 	if (fstat(fd, st) != 0 || st->st_dev != ls.st_dev ||
@@ -259,7 +259,7 @@ write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
 	    ++counter);
 	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		log_err("queue %s: %s", tmp, strerror(errno));
+		log_warn("queue %s", tmp);
 		return -1;
 	}
 	if ((f = fdopen(fd, "w")) == NULL) {
@@ -275,13 +275,13 @@ write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
 			err = errno;
 	}
 	if (err != 0) {
-		log_err("queue %s: write: %s", tmp, strerror(err));
+		errno = err;
+		log_warn("queue %s: write", tmp);
 		goto fail;
 	}
 	if (replace != NULL) {
 		if (renameat(dfd, tmp, dfd, replace) != 0) {
-			log_err("queue %s: rename: %s", replace,
-			    strerror(errno));
+			log_warn("queue %s: rename", replace);
 			goto fail;
 		}
 		snprintf(name, namesz, "%s", replace);
@@ -298,7 +298,7 @@ write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
 				continue;
 			if (renameat(dfd, tmp, dfd, name) == 0)
 				break;
-			log_err("queue %s: link: %s", name, strerror(errno));
+			log_warn("queue %s: link", name);
 			goto fail;
 		}
 		if (i == 100) {
@@ -307,13 +307,13 @@ write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
 		}
 	}
 	if (fsync(dfd) != 0) {
-		log_err("queue: fsync: %s", strerror(errno));
+		log_warn("queue: fsync");
 		goto fail;
 	}
 	rc = 0;
 fail:
 	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
-		log_err("queue %s: unlink: %s", tmp, strerror(errno));
+		log_warn("queue %s: unlink", tmp);
 		rc = -1;
 	}
 	return rc;
@@ -479,7 +479,7 @@ notify(int dfd, const struct message *m, long long arrival,
 		    log_esc(addr, sizeof(addr), to.addr), rc != 0 ? "failed" :
 		    to.status == DLV_OK ? "sent" : "queued");
 	if (close(d.fd) != 0)
-		log_err("msg=%s dsn spool close: %s", m->id, strerror(errno));
+		log_warn("msg=%s dsn spool close", m->id);
 	return rc;
 }
 
@@ -584,7 +584,7 @@ list_entries(int dfd, size_t *n, int clean)
 
 	*n = 0;
 	if ((fd = dup(dfd)) < 0 || (d = fdopendir(fd)) == NULL) {
-		log_err("queue: %s", strerror(errno));
+		log_warn("queue");
 		if (fd >= 0)
 			q_close(fd);
 		return NULL;
@@ -612,7 +612,7 @@ list_entries(int dfd, size_t *n, int clean)
 		names[++*n] = NULL;
 	}
 	if (closedir(d) != 0)
-		log_err("queue: closedir: %s", strerror(errno));
+		log_warn("queue: closedir");
 	if (names != NULL)
 		qsort(names, *n, sizeof(*names), cmp_names);
 	return names;
@@ -652,7 +652,7 @@ run_entry(int dfd, const char *name, uid_t owner)
 	fl.l_whence = SEEK_SET;
 	if (fcntl(fd, F_SETLK, &fl) != 0) {
 		if (errno != EACCES && errno != EAGAIN)
-			log_err("queue %s: lock: %s", name, strerror(errno));
+			log_warn("queue %s: lock", name);
 		q_close(fd);
 		return;
 	}
@@ -713,7 +713,7 @@ run_entry(int dfd, const char *name, uid_t owner)
 			    "pending=%zu", name, e.attempts, ok, temp);
 	} else {
 		if (unlinkat(dfd, name, 0) != 0 || fsync(dfd) != 0)
-			log_err("queue %s: remove: %s", name, strerror(errno));
+			log_warn("queue %s: remove", name);
 		else
 			log_info("queue %s done attempts=%u%s", name,
 			    e.attempts, expired && temp > 0 ? " expired" : "");
@@ -722,7 +722,7 @@ done:
 	free(e.rcpts);
 	/* Closing drops the lock, after the entry was renamed or removed. */
 	if (close(fd) != 0)
-		log_err("queue %s: close: %s", name, strerror(errno));
+		log_warn("queue %s: close", name);
 }
 
 /* smtpd -q: run the queue once.  Exit status 0, or 1 if it cannot be read. */

@@ -454,7 +454,7 @@ tty_format(const struct message *m, int stored)
 			cut = 1;
 	}
 	if (n == -2) {
-		log_err("msg=%s spool read: %s", m->id, strerror(errno));
+		log_warn("msg=%s spool read", m->id);
 		return -1;
 	}
 	if (in_header && slen > 0 && put_line(subject, slen))
@@ -512,14 +512,12 @@ tty_send(int fd, const struct message *m)
 		nanosleep(&pause, NULL);
 	}
 	if (rc != 0)
-		log_err("msg=%s tty /dev/%s: %s", m->id, line_shown,
-		    strerror(errno));
+		log_warn("msg=%s tty /dev/%s", m->id, line_shown);
 	else
 		log_info("msg=%s tty=/dev/%s bytes=%zu", m->id, line_shown,
 		    text.len);
 	if (close(fd) != 0 && rc == 0) {
-		log_err("msg=%s tty /dev/%s: close: %s", m->id, line_shown,
-		    strerror(errno));
+		log_warn("msg=%s tty /dev/%s: close", m->id, line_shown);
 		rc = -1;
 	}
 	alarm(0);
