@@ -119,6 +119,105 @@ addr_domain(const char *p)
 	return domain_end(p, 0);
 }
 
+/* Skip an RFC 5321 source route, "@a,@b:", at p; its end, or NULL. */
+static const char *
+skip_route(const char *p)
+{
+	do {
+		if ((p = addr_domain(p + 1)) == NULL)
+			return NULL;
+	} while (*p == ',' && *++p == '@');
+	return *p == ':' ? p + 1 : NULL;
+}
+
+/* A quoted local part at p, unquoted into local; its end, or NULL. */
+static const char *
+quoted_local(const char *p, char *local, int utf8)
+{
+	size_t n = 0, k;
+
+	for (p++; *p != '"'; p++) {
+		if (*p == '\\')
+			p++;
+		else if (utf8 && (unsigned char)*p >= 0x80 &&
+		    (k = utf8_len(p)) > 0 && n + k <= MAX_LOCAL) {
+			memcpy(local + n, p, k);
+			n += k;
+			p += k - 1;
+			continue;
+		}
+		if (*p < 0x20 || *p > 0x7e || n == MAX_LOCAL)
+			return NULL;
+		local[n++] = *p;
+	}
+	local[n] = '\0';
+	return p + 1;
+}
+
+/* A dot-atom local part at p, copied into local; its end, or NULL. */
+static const char *
+atom_local(const char *p, char *local, int utf8)
+{
+	size_t n = 0, k;
+
+	for (;;) {
+		const char *atom = p;
+
+		while ((k = atext_len(p, utf8)) > 0 && n + k <= MAX_LOCAL) {
+			memcpy(local + n, p, k);
+			n += k;
+			p += k;
+		}
+		if (p == atom || atext_len(p, utf8) > 0)
+			return NULL;
+		if (*p != '.')
+			break;
+		if (n == MAX_LOCAL)
+			return NULL;
+		local[n++] = *p++;
+	}
+	local[n] = '\0';
+	return p;
+}
+
+/* addr_path() on a string it may not change; the end of the path, or NULL. */
+static const char *
+path_end(const char *p, struct path *pa, int flags)
+{
+	const char *start, *at, *domain = NULL;
+	int rcpt = flags & ADDR_RCPT, utf8 = flags & ADDR_UTF8;
+
+	pa->addr[0] = pa->local[0] = pa->domain[0] = '\0';
+	if (*p++ != '<')
+		return NULL;
+	if (*p == '>')
+		return rcpt ? NULL : p + 1;	/* null path, MAIL only */
+	if (*p == '@' && (p = skip_route(p)) == NULL)	/* ignored */
+		return NULL;
+	start = p;
+	p = *p == '"' ? quoted_local(p, pa->local, utf8) :
+	    atom_local(p, pa->local, utf8);
+	if ((at = p) == NULL)
+		return NULL;
+	if (*p == '@') {
+		if ((p = domain_end(p + 1, utf8)) == NULL)
+			return NULL;
+		domain = at + 1;
+	} else if (!rcpt || strcasecmp(pa->local, "postmaster") != 0 ||
+	    start[0] == '"')
+		return NULL;
+	if (*p != '>' || (size_t)(p - start) > MAX_PATH_LEN - 2 ||
+	    pa->local[0] == '-')
+		return NULL;
+	memcpy(pa->addr, start, (size_t)(p - start));
+	pa->addr[p - start] = '\0';
+	if (domain != NULL) {
+		memcpy(pa->domain, domain, (size_t)(p - domain));
+		pa->domain[p - domain] = '\0';
+	}
+	return p + 1;
+}
+
 /*
  * Parse an RFC 5321 Path at p: "<" [route ":"] mailbox ">" into pa: the
  * mailbox without the route, its unquoted local part and its domain ("" for
@@ -129,82 +228,13 @@ addr_domain(const char *p)
  * to allow well-formed UTF-8 in the mailbox (RFC 6531 3.3); limits stay
  * in octets.  Returns the end of the path, or NULL.
  */
-const char *
-addr_path(const char *p, struct path *pa, int flags)
+char *
+addr_path(char *s, struct path *pa, int flags)
 {
-	char *local = pa->local;
-	const char *start, *at, *domain = NULL;
-	int rcpt = flags & ADDR_RCPT, utf8 = flags & ADDR_UTF8;
-	size_t n = 0, k;
+	const char *end = path_end(s, pa, flags);
 
-	pa->addr[0] = pa->local[0] = pa->domain[0] = '\0';
-	if (*p++ != '<')
-		return NULL;
-	if (*p == '>')
-		return rcpt ? NULL : p + 1;	/* null path, MAIL only */
-	if (*p == '@') {			/* source route: ignored */
-		do {
-			if ((p = addr_domain(p + 1)) == NULL)
-				return NULL;
-		} while (*p == ',' && *++p == '@');
-		if (*p++ != ':')
-			return NULL;
-	}
-	start = p;
-	if (*p == '"') {
-		for (p++; *p != '"'; p++) {
-			if (*p == '\\')
-				p++;
-			else if (utf8 && (unsigned char)*p >= 0x80 &&
-			    (k = utf8_len(p)) > 0 && n + k <= MAX_LOCAL) {
-				memcpy(local + n, p, k);
-				n += k;
-				p += k - 1;
-				continue;
-			}
-			if (*p < 0x20 || *p > 0x7e || n == MAX_LOCAL)
-				return NULL;
-			local[n++] = *p;
-		}
-		p++;
-	} else {
-		for (;;) {
-			const char *atom = p;
-
-			while ((k = atext_len(p, utf8)) > 0 &&
-			    n + k <= MAX_LOCAL) {
-				memcpy(local + n, p, k);
-				n += k;
-				p += k;
-			}
-			if (p == atom || atext_len(p, utf8) > 0)
-				return NULL;
-			if (*p != '.')
-				break;
-			if (n == MAX_LOCAL)
-				return NULL;
-			local[n++] = *p++;
-		}
-	}
-	local[n] = '\0';
-	at = p;
-	if (*p == '@') {
-		if ((p = domain_end(p + 1, utf8)) == NULL)
-			return NULL;
-		domain = at + 1;
-	} else if (!rcpt || strcasecmp(local, "postmaster") != 0 ||
-	    start[0] == '"')
-		return NULL;
-	if (*p != '>' || (size_t)(p - start) > MAX_PATH_LEN - 2 ||
-	    local[0] == '-')
-		return NULL;
-	memcpy(pa->addr, start, (size_t)(p - start));
-	pa->addr[p - start] = '\0';
-	if (domain != NULL) {
-		memcpy(pa->domain, domain, (size_t)(p - domain));
-		pa->domain[p - domain] = '\0';
-	}
-	return p + 1;
+	/* The end lies in s, which is the caller's to change. */
+	return end != NULL ? s + (end - s) : NULL;
 }
 
 /* Is d one of the local domains: -h, localhost, each -D? */

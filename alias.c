@@ -213,64 +213,68 @@ too_big(struct expansion *x)
 }
 
 /*
- * Expand name at depth; returns the number of targets added, -1 when the
- * top-level name is no alias, -2 when the nesting is too deep, -3 when the
- * expansion meets more than MAX_ALIAS_NODES names and addresses (lists
- * that name the same list many times grow exponentially with depth).  A name met again
- * inside its own expansion means its mailbox, as in sendmail.
+ * Expand name at depth, adding to *n for each target added.  A name met
+ * again inside its own expansion means its mailbox, as in sendmail.  An
+ * expansion that meets more than MAX_ALIAS_NODES names and addresses is
+ * refused: lists that name the same list many times grow exponentially
+ * with depth.
  */
-static int
-expand(struct expansion *x, const char *name, int depth)
+static enum alias_result
+expand(struct expansion *x, const char *name, int depth, size_t *n)
 {
 	const struct alias *a;
 	const char *t;
 	char addr[MAX_PATH_LEN + 1];
 	size_t i;
-	int n = 0, r;
+	enum alias_result r;
 
 	if (too_big(x))
-		return -3;
+		return AL_TOOBIG;
 	a = find(name);
 	for (i = 0; a != NULL && i < (size_t)depth; i++)
 		if (strcmp(x->chain[i], a->name) == 0)
 			a = NULL;
 	if (a == NULL) {
 		if (depth == 0)
-			return -1;
+			return AL_NONE;
 		if (conf.mda.n == 0 && strcmp(name, "postmaster") != 0 &&
 		    !f_has_mailbox(name)) {
 			log_info("alias member %s has no mailbox; skipped",
 			    name);
-			return 0;
+			return AL_EXPANDED;
 		}
 		snprintf(addr, sizeof(addr), "%s@%s", name, conf.hostname);
 		x->add(x->ctx, T_LOCAL, name, addr);
-		return 1;
+		(*n)++;
+		return AL_EXPANDED;
 	}
 	if (depth == MAX_ALIAS_DEPTH) {
 		log_err("alias %s: nested deeper than %d", name,
 		    MAX_ALIAS_DEPTH);
-		return -2;
+		return AL_TOODEEP;
 	}
 	x->chain[depth] = a->name;
 	for (t = a->targets, i = 0; i < a->ntargets; i++, t += strlen(t) + 1) {
 		if (*t == 'R') {
 			if (too_big(x))
-				return -3;
+				return AL_TOOBIG;
 			x->add(x->ctx, T_REMOTE, "", t + 1);
-			n++;
+			(*n)++;
 			continue;
 		}
-		if ((r = expand(x, t + 1, depth + 1)) < 0)
+		if ((r = expand(x, t + 1, depth + 1, n)) != AL_EXPANDED)
 			return r;
-		n += r;
 	}
-	return n;
+	return AL_EXPANDED;
 }
 
-/* Expand a local name by the aliases, calling add for each target. */
-int
-alias_expand(const char *name, alias_add_fn *add, void *ctx)
+/*
+ * Expand a local name by the aliases, calling add for each target and
+ * counting them in *count.  AL_NONE: not an alias; AL_TOODEEP, AL_TOOBIG:
+ * refused, with targets possibly added already.
+ */
+enum alias_result
+alias_expand(const char *name, alias_add_fn *add, void *ctx, size_t *count)
 {
 	struct expansion x;
 
@@ -278,7 +282,8 @@ alias_expand(const char *name, alias_add_fn *add, void *ctx)
 	x.ctx = ctx;
 	x.top = name;
 	x.nodes = 0;
-	return expand(&x, name, 0);
+	*count = 0;
+	return expand(&x, name, 0, count);
 }
 
 /* Count alias names starting with prefix (up to 2); the first goes to buf. */

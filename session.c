@@ -341,7 +341,7 @@ static void
 start_tx(struct session *s, char *arg, enum tx_kind kind)
 {
 	struct path pa;
-	const char *end;
+	char *end;
 	int utf8 = 0;
 
 	if (strncasecmp(arg, "FROM:", 5) != 0) {
@@ -356,7 +356,7 @@ start_tx(struct session *s, char *arg, enum tx_kind kind)
 		reply(s, R_BADSENDER, NULL);
 		return;
 	}
-	if (mail_params(s, (char *)end, &utf8) != 0)
+	if (mail_params(s, end, &utf8) != 0)
 		return;
 	if (!utf8 && addr_8bit(pa.addr)) {
 		reply(s, R_NONASCII, NULL);
@@ -456,9 +456,9 @@ mark_dups(struct session *s, size_t first)
 
 /* The reply for an expansion that alias_expand() refused. */
 static enum reply
-alias_error(int r)
+alias_error(enum alias_result r)
 {
-	return r == -3 ? R_ALIASBIG : R_ALIASLOOP;
+	return r == AL_TOOBIG ? R_ALIASBIG : R_ALIASLOOP;
 }
 
 /*
@@ -470,15 +470,16 @@ resolve(struct session *s, const char *local, const char *addr,
     size_t first)
 {
 	size_t i, n;
-	int r;
+	enum alias_result r;
 
 	s->dropped = 0;
 	s->nomem = 0;
 	if (!addr_valid_user(local))
 		return R_NOUSER;
-	if ((r = alias_expand(local, add_target, s)) < -1)
+	if ((r = alias_expand(local, add_target, s, &n)) == AL_TOODEEP ||
+	    r == AL_TOOBIG)
 		return alias_error(r);
-	if (r == -1) {
+	if (r == AL_NONE) {
 		if (strcmp(local, "postmaster") != 0 && !f_has_mailbox(local))
 			return R_NOUSER;
 		add_target(s, T_LOCAL, local, addr);
@@ -934,31 +935,36 @@ cmd_help(struct session *s, char *arg)
 
 /*
  * The local name a VRFY or EXPN argument names: "<path>", "user@domain" or
- * "user".  Returns 0, or the reply to send.
+ * "user".  Returns 1 with the name, lower-cased, in local; or 0 with the
+ * reply to send in *why.
  */
-static enum reply
-vrfy_name(char *arg, char *local)
+static int
+vrfy_name(char *arg, char *local, enum reply *why)
 {
 	char buf[MAX_CMDLINE + 2];
 	struct path pa;
 	const char *end;
 
-	if (*arg == '\0')
-		return R_SYNTAX;
+	*why = R_NOUSER;
+	if (*arg == '\0') {
+		*why = R_SYNTAX;
+		return 0;
+	}
 	if (strchr(arg, '@') == NULL && *arg != '<') {
 		snprintf(local, MAX_LOCAL + 1, "%s", arg);
 		addr_lower(local);
-		return strlen(arg) <= MAX_LOCAL && addr_valid_user(local) ?
-		    R_COUNT : R_NOUSER;
+		return strlen(arg) <= MAX_LOCAL && addr_valid_user(local);
 	}
 	snprintf(buf, sizeof(buf), *arg == '<' ? "%s" : "<%s>", arg);
-	if ((end = addr_path(buf, &pa, 1)) == NULL || *end != '\0')
-		return R_SYNTAX;
+	if ((end = addr_path(buf, &pa, 1)) == NULL || *end != '\0') {
+		*why = R_SYNTAX;
+		return 0;
+	}
 	if (pa.domain[0] != '\0' && !addr_is_local(pa.domain))
-		return R_NOUSER;
+		return 0;
 	memcpy(local, pa.local, MAX_LOCAL + 1);
 	addr_lower(local);
-	return addr_valid_user(local) ? R_COUNT : R_NOUSER;
+	return addr_valid_user(local);
 }
 
 /* alias_add_fn for VRFY: count the targets, keep the first. */
@@ -986,7 +992,8 @@ cmd_vrfy(struct session *s, char *arg)
 	struct first_target f = { 0, T_LOCAL, "" };
 	char local[MAX_LOCAL + 1], out[MAX_LOCAL + MAX_HOSTNAME + 8], match[256];
 	enum reply r;
-	int x;
+	size_t x;
+	int hit;
 
 	if (*arg == '\0') {
 		reply(s, R_SYNTAX, NULL);
@@ -996,17 +1003,17 @@ cmd_vrfy(struct session *s, char *arg)
 		reply(s, R_VRFY_CANNOT, NULL);
 		return;
 	}
-	if ((r = vrfy_name(arg, local)) != R_COUNT) {
+	if (!vrfy_name(arg, local, &r)) {
 		reply(s, r, NULL);
 		return;
 	}
-	x = alias_expand(local, vrfy_add, &f);
-	if (x > 0 && f.n == 1 && f.kind == T_REMOTE) {
+	hit = alias_expand(local, vrfy_add, &f, &x) == AL_EXPANDED && x > 0;
+	if (hit && f.n == 1 && f.kind == T_REMOTE) {
 		snprintf(out, sizeof(out), "<%s>", f.addr);
 		reply(s, conf.fwd.n > 0 ? R_VRFY_FORWARD : R_NOTLOCAL, out);
 		return;
 	}
-	if (x > 0 || strcmp(local, "postmaster") == 0 || f_has_mailbox(local)) {
+	if (hit || strcmp(local, "postmaster") == 0 || f_has_mailbox(local)) {
 		snprintf(out, sizeof(out), "<%s@%s>", local, conf.hostname);
 		reply(s, R_VRFY_OK, out);
 		return;
@@ -1052,28 +1059,30 @@ cmd_expn(struct session *s, char *arg)
 	struct expn_list l;
 	char local[MAX_LOCAL + 1];
 	enum reply r;
-	int x;
+	enum alias_result ar;
+	size_t x;
 
 	if (!conf.expn) {
 		reply(s, R_EXPN_DISABLED, NULL);
 		return;
 	}
-	if ((r = vrfy_name(arg, local)) != R_COUNT) {
+	if (!vrfy_name(arg, local, &r)) {
 		reply(s, r, NULL);
 		return;
 	}
 	/* Count first, so that an error never follows continuation lines. */
-	if ((x = alias_expand(local, vrfy_add, &f)) < -1) {
-		reply(s, alias_error(x), NULL);
+	if ((ar = alias_expand(local, vrfy_add, &f, &x)) == AL_TOODEEP ||
+	    ar == AL_TOOBIG) {
+		reply(s, alias_error(ar), NULL);
 		return;
 	}
-	if (x <= 0) {
+	if (ar == AL_NONE || x == 0) {
 		reply(s, R_NOUSER, NULL);
 		return;
 	}
 	l.s = s;
 	l.n = 0;
-	alias_expand(local, expn_add, &l);
+	ar = alias_expand(local, expn_add, &l, &x);	/* as counted */
 	reply(s, R_EXPN_ITEM, l.last);
 }
 

@@ -168,7 +168,7 @@ const char *log_esc(char *, size_t, const char *);
 #define ADDR_UTF8	2	/* addr_path(): RFC 6531 UTF-8 allowed */
 int		 addr_8bit(const char *);
 const char	*addr_domain(const char *);
-const char	*addr_path(const char *, struct path *, int);
+char		*addr_path(char *, struct path *, int);
 int		 addr_is_local(const char *);
 void		 addr_lower(char *);
 int		 addr_valid_user(const char *);
@@ -181,7 +181,14 @@ void	 sess_refuse(void) NORETURN;
 typedef void	 alias_add_fn(void *, enum target_kind, const char *,
 		    const char *);
 void	 alias_load(const char *);
-int	 alias_expand(const char *, alias_add_fn *, void *);
+enum alias_result {
+	AL_EXPANDED,	/* an alias: its targets were added */
+	AL_NONE,	/* no alias by that name */
+	AL_TOODEEP,	/* nested deeper than MAX_ALIAS_DEPTH */
+	AL_TOOBIG	/* meets more than MAX_ALIAS_NODES names */
+};
+enum alias_result alias_expand(const char *, alias_add_fn *, void *,
+	    size_t *);
 size_t	 alias_match(const char *, char *, size_t);
 
 /* data.c */
