@@ -6,7 +6,8 @@ UNITDIR	= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
 CC	= cc
 CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
-	  -Wstrict-prototypes -Wmissing-prototypes
+	  -Wstrict-prototypes -Wmissing-prototypes -Wcast-qual \
+	  -Wmissing-declarations
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
