@@ -1,22 +1,25 @@
 /*
  * Shared structures, limits and prototypes of smtpd, grouped by file.
  *
- * Calls flow one way, down this list: each file calls only those on its
- * right, nothing calls into smtpd.c, and io.c and log.c are the leaves.
- * conf.c holds conf, which main() writes at start-up and all files read.
- * (Checked from the objects: nm -u of each against nm --defined-only.)
+ * Calls flow one way, down this picture: each file calls only those on
+ * its right, which sit lower; nothing calls into smtpd.c, and log.c and
+ * addr.c call nothing of ours.  conf.c holds conf, which main() writes at
+ * start-up and every file reads.  test/callgraph.sh checks this picture
+ * against the object files (nm -u of each against nm --defined-only of
+ * the others) and that the graph has no cycle.
  *
- *	smtpd.c		session alias deliver queue log
- *	  session.c	data addr alias deliver queue tty io log
- *	    data.c	io log
- *	    queue.c	dsn deliver log
- *	      dsn.c	deliver addr log
- *	      alias.c	deliver addr log
- *	        deliver.c	tty log
- *	          tty.c	log
- *	          addr.c	-
- *	io.c		log		the client stream: reader, writer, deadlines
- *	log.c		-		syslog lines, escaping, die()
+ *	smtpd.c		-> session alias deliver queue log
+ *	  session.c	-> data alias deliver queue addr file tty io log
+ *	    queue.c	-> deliver dsn addr file log
+ *	    data.c	-> file io log
+ *	    alias.c	-> addr file log
+ *	    deliver.c	-> tty log
+ *	      dsn.c	-> addr file log
+ *	      tty.c	-> file log
+ *	        file.c	-> addr log
+ *	        addr.c	-> -
+ *	io.c		-> log
+ *	log.c		-> -
  */
 #ifndef SMTPD_H
 #define SMTPD_H

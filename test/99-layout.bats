@@ -1,0 +1,25 @@
+#!/usr/bin/env bats
+# The layout of the source: calls flow one way, as smtpd.h's picture says.
+
+load helper
+
+# Compile every file of the Makefile's OBJ line into the test's directory.
+objects() {
+	local top=$BATS_TEST_DIRNAME/.. o
+	for o in $(sed -n 's/^OBJ[	 ]*=//p' "$top/Makefile"); do
+		${CC:-cc} -std=c99 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
+			-c -o "$BATS_TEST_TMPDIR/$o" "$top/${o%.o}.c" || return 1
+	done
+}
+
+@test "the call graph has no cycle and matches the picture in smtpd.h" {
+	objects
+	run -0 --separate-stderr sh "$BATS_TEST_DIRNAME/callgraph.sh" \
+		"$BATS_TEST_TMPDIR"
+	[ -z "$stderr" ]
+	# smtpd.c is called by nobody; log.c and conf.c call nobody.
+	! grep -E '^[a-z]+:.* smtpd( |$)' <<<"$output"
+	grep -qx 'log:' <<<"$output"
+	grep -qx 'conf:' <<<"$output"
+	grep -qx 'io: conf log' <<<"$output"
+}
