@@ -1,7 +1,9 @@
 /*
- * The client stream, and the only code that touches file descriptors 0
- * and 1 in a session: a bounded, buffered reader and a buffered writer,
- * both under one deadline.  Calls nothing of ours but log.c.
+ * The client stream: a bounded, buffered reader and a buffered writer,
+ * both under one deadline.  Apart from the 421 that smtpd.c writes when
+ * start-up fails, this is the only code that reads fd 0 or writes fd 1:
+ * the session's replies and smtpd -p's listing both go through io_put().
+ * Calls nothing of ours but log.c.
  */
 #include <sys/stat.h>
 

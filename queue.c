@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -763,15 +764,69 @@ duration(char *buf, size_t sz, long long s)
 		snprintf(buf, sz, "%llds", s);
 }
 
+static void say(const char *, ...) PRINTFLIKE(1, 2);
+
+/*
+ * One line of the -p listing, through io.c's writer, which alone writes
+ * to fd 1: a failed or stuck write is logged and ends smtpd with 1.
+ */
+static void
+say(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		io_put(line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+}
+
+/* Print one entry of the -p listing: envelope line, recipients, error. */
+static void
+print_entry(int fd, const char *id, const struct stat *st, time_t now)
+{
+	char age[32], next[32], clean[MAX_PATH_LEN + 1];
+	struct flock fl;
+	struct entry e;
+	size_t j;
+	int held, due;
+
+	if (read_entry(fd, &e) != 0) {
+		say("%s  (unreadable entry)\n", id);
+		return;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	due = e.next <= (long long)now;
+	duration(age, sizeof(age), (long long)now - e.arrival);
+	duration(next, sizeof(next), e.next - (long long)now);
+	sanitize(clean, sizeof(clean), e.sender, strlen(e.sender));
+	say("%s  %lld bytes  age %s  attempts %u  %s%s  <%s>\n", id,
+	    (long long)(st->st_size - e.body), age, e.attempts,
+	    held ? "being tried" : due ? "due" : "next in ",
+	    held || due ? "" : next, clean);
+	for (j = 0; j < e.nrcpt; j++) {
+		sanitize(clean, sizeof(clean), e.rcpts[j].addr,
+		    strlen(e.rcpts[j].addr));
+		say("\t<%s>\n", clean);
+	}
+	say("\t(%s)\n", e.error);
+	free(e.rcpts);
+}
+
 /* smtpd -p: print the queue like mailq.  Exit status 0, or 1. */
 int
 q_print(void)
 {
-	char **names, age[32], next[32], clean[MAX_PATH_LEN + 1], id[128];
-	struct flock fl;
+	char **names, id[128];
 	struct stat st;
-	struct entry e;
-	size_t i, j, n, shown = 0;
+	size_t i, n = 0;
 	time_t now = time(NULL);
 	uid_t owner;
 	int dfd, fd;
@@ -780,52 +835,22 @@ q_print(void)
 	if ((dfd = q_open(0, geteuid() == 0, &owner)) < 0) {
 		if (errno != ENOENT)
 			return 1;
-		printf("Queue is empty\n");
-		return 0;
+	} else {
+		names = list_entries(dfd, &n, 0);
+		for (i = 0; i < n; i++) {
+			sanitize(id, sizeof(id), names[i], strlen(names[i]));
+			if ((fd = entry_open(dfd, names[i], O_RDONLY, owner,
+			    &st)) >= 0) {
+				print_entry(fd, id, &st, now);
+				q_close(fd);
+			} else if (errno != ENOENT)
+				say("%s  (unreadable entry)\n", id);
+		}
+		free_names(names);
+		q_close(dfd);
 	}
-	names = list_entries(dfd, &n, 0);
-	for (i = 0; i < n; i++) {
-		sanitize(id, sizeof(id), names[i], strlen(names[i]));
-		if ((fd = entry_open(dfd, names[i], O_RDONLY, owner,
-		    &st)) < 0) {
-			if (errno != ENOENT)
-				printf("%s  (unreadable entry)\n", id);
-			continue;
-		}
-		if (read_entry(fd, &e) != 0) {
-			printf("%s  (unreadable entry)\n", id);
-			q_close(fd);
-			continue;
-		}
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_GETLK, &fl) != 0)
-			fl.l_type = F_UNLCK;
-		duration(age, sizeof(age), (long long)now - e.arrival);
-		duration(next, sizeof(next), e.next - (long long)now);
-		sanitize(clean, sizeof(clean), e.sender, strlen(e.sender));
-		printf("%s  %lld bytes  age %s  attempts %u  %s%s  <%s>\n",
-		    id, (long long)(st.st_size - e.body), age,
-		    e.attempts, fl.l_type != F_UNLCK ? "being tried" :
-		    e.next <= (long long)now ? "due" : "next in ",
-		    fl.l_type != F_UNLCK || e.next <= (long long)now ? "" :
-		    next, clean);
-		for (j = 0; j < e.nrcpt; j++) {
-			sanitize(clean, sizeof(clean), e.rcpts[j].addr,
-			    strlen(e.rcpts[j].addr));
-			printf("\t<%s>\n", clean);
-		}
-		printf("\t(%s)\n", e.error);
-		free(e.rcpts);
-		q_close(fd);
-		shown++;
-	}
-	free_names(names);
-	q_close(dfd);
-	if (shown == 0 && n == 0)
-		printf("Queue is empty\n");
-	if (fflush(stdout) != 0 || ferror(stdout))
-		return 1;
+	if (n == 0)
+		say("Queue is empty\n");
+	io_flush();
 	return 0;
 }

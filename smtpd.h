@@ -10,7 +10,7 @@
  *
  *	smtpd.c		-> session alias deliver queue log
  *	  session.c	-> data alias deliver queue addr file tty io log
- *	    queue.c	-> deliver dsn addr file log
+ *	    queue.c	-> deliver dsn addr file io log
  *	    data.c	-> file io log
  *	    alias.c	-> addr file log
  *	    deliver.c	-> tty log
