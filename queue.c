@@ -242,30 +242,20 @@ write_envelope(FILE *f, const struct entry *e, const struct target *r,
 }
 
 /*
- * Store an entry: the envelope of e, the recipients of r[0..n) whose
- * status is DLV_TEMP, and the spool of m.  With replace the file takes
- * the place of that name; else it gets a new name from m->id (which goes
- * to name).  The directory is fsync'd before this returns 0.
+ * Write the envelope of e, the recipients of r[0..n) whose status is
+ * DLV_TEMP, and the spool of m to fd, the temp file tmp, and close it.
+ * Returns 0, or -1 logged.
  */
 static int
-write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
-    const struct message *m, const char *replace, char *name, size_t namesz)
+write_tmp(int fd, const char *tmp, const struct entry *e,
+    const struct target *r, size_t n, const struct message *m)
 {
-	static unsigned int counter;
-	char tmp[64];
 	FILE *f;
-	int i, fd, err = 0, rc = -1;
+	int err = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s%ld.%u", Q_TMP, (long)getpid(),
-	    ++counter);
-	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		log_warn("queue %s", tmp);
-		return -1;
-	}
 	if ((f = fdopen(fd, "w")) == NULL) {
 		err = errno;
-		(void)close(fd);	/* empty; unlinked below */
+		(void)close(fd);	/* empty; unlinked by the caller */
 	} else {
 		errno = 0;
 		write_envelope(f, e, r, n);
@@ -278,41 +268,76 @@ write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
 	if (err != 0) {
 		errno = err;
 		log_warn("queue %s: write", tmp);
-		goto fail;
+		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Give the temp file tmp its name: replace, or else a new name from id
+ * (which goes to name).  Returns 0, or -1 logged.
+ */
+static int
+name_entry(int dfd, const char *tmp, const char *id, const char *replace,
+    char *name, size_t namesz)
+{
+	int i;
+
 	if (replace != NULL) {
 		if (renameat(dfd, tmp, dfd, replace) != 0) {
 			log_warn("queue %s: rename", replace);
-			goto fail;
+			return -1;
 		}
 		snprintf(name, namesz, "%s", replace);
-	} else {
-		/* link() never replaces an entry of the same name. */
-		for (i = 0; i < 100; i++) {
-			if (i == 0)
-				snprintf(name, namesz, "%s", m->id);
-			else
-				snprintf(name, namesz, "%s-%d", m->id, i);
-			if (linkat(dfd, tmp, dfd, name, 0) == 0)
-				break;
-			if (errno == EEXIST)
-				continue;
-			if (renameat(dfd, tmp, dfd, name) == 0)
-				break;
-			log_warn("queue %s: link", name);
-			goto fail;
-		}
-		if (i == 100) {
-			log_err("queue %s: no free name", m->id);
-			goto fail;
-		}
+		return 0;
 	}
-	if (fsync(dfd) != 0) {
-		log_warn("queue: fsync");
-		goto fail;
+	/* link() never replaces an entry of the same name. */
+	for (i = 0; i < 100; i++) {
+		if (i == 0)
+			snprintf(name, namesz, "%s", id);
+		else
+			snprintf(name, namesz, "%s-%d", id, i);
+		if (linkat(dfd, tmp, dfd, name, 0) == 0)
+			return 0;
+		if (errno == EEXIST)
+			continue;
+		if (renameat(dfd, tmp, dfd, name) == 0)
+			return 0;
+		log_warn("queue %s: link", name);
+		return -1;
 	}
-	rc = 0;
-fail:
+	log_err("queue %s: no free name", id);
+	return -1;
+}
+
+/*
+ * Store an entry: the envelope of e, the recipients of r[0..n) whose
+ * status is DLV_TEMP, and the spool of m.  With replace the file takes
+ * the place of that name; else it gets a new name from m->id (which goes
+ * to name).  The directory is fsync'd before this returns 0.
+ */
+static int
+write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
+    const struct message *m, const char *replace, char *name, size_t namesz)
+{
+	static unsigned int counter;
+	char tmp[64];
+	int fd, rc = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s%ld.%u", Q_TMP, (long)getpid(),
+	    ++counter);
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		log_warn("queue %s", tmp);
+		return -1;
+	}
+	if (write_tmp(fd, tmp, e, r, n, m) == 0 &&
+	    name_entry(dfd, tmp, m->id, replace, name, namesz) == 0) {
+		if (fsync(dfd) != 0)
+			log_warn("queue: fsync");
+		else
+			rc = 0;
+	}
 	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
 		log_warn("queue %s: unlink", tmp);
 		rc = -1;
@@ -630,24 +655,19 @@ free_names(char **names)
 }
 
 /*
- * Try the entry name once, if it is due and no other runner holds it
- * and it belongs to owner.  Delivered recipients leave the entry; it is
- * rewritten with the rest or removed, and bounced when older than -A.
+ * Open the entry name for a run and lock it; -1 when it is gone, not
+ * owner's, held by another runner, or was replaced or removed meanwhile.
+ * *st gets its status under the lock.
  */
-static void
-run_entry(int dfd, const char *name, uid_t owner)
+static int
+lock_entry(int dfd, const char *name, uid_t owner, struct stat *st)
 {
 	struct flock fl;
-	struct stat st, cur;
-	struct message m;
-	struct entry e;
-	char renamed[128], addr[MAX_LOGVAL];
-	size_t i, temp = 0, ok = 0;
-	int fd, expired;
-	time_t now;
+	struct stat cur;
+	int fd;
 
-	if ((fd = entry_open(dfd, name, O_RDWR, owner, &st)) < 0)
-		return;
+	if ((fd = entry_open(dfd, name, O_RDWR, owner, st)) < 0)
+		return -1;
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
@@ -655,71 +675,118 @@ run_entry(int dfd, const char *name, uid_t owner)
 		if (errno != EACCES && errno != EAGAIN)
 			log_warn("queue %s: lock", name);
 		q_close(fd);
-		return;
+		return -1;
 	}
 	/* Another runner may have replaced or removed it meanwhile. */
-	if (fstat(fd, &st) != 0 || fstatat(dfd, name, &cur,
-	    AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != cur.st_dev ||
-	    st.st_ino != cur.st_ino || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, st) != 0 || fstatat(dfd, name, &cur,
+	    AT_SYMLINK_NOFOLLOW) != 0 || st->st_dev != cur.st_dev ||
+	    st->st_ino != cur.st_ino || !S_ISREG(st->st_mode)) {
 		q_close(fd);
-		return;
+		return -1;
 	}
-	if (read_entry(fd, &e) != 0) {
-		log_err("queue %s: bad entry, left alone", name);
-		goto done;
-	}
-	now = time(NULL);
-	if (!conf.force && e.next > (long long)now)
-		goto done;
-	memset(&m, 0, sizeof(m));
-	m.fd = fd;
-	m.offset = e.body;
-	m.size = st.st_size - e.body;
-	m.sender = e.sender;
-	m.id = name;
-	m.has_from = e.has_from;
-	for (i = 0; i < e.nrcpt; i++) {
-		if (e.rcpts[i].kind == T_REMOTE && conf.fwd.n == 0) {
+	return fd;
+}
+
+/*
+ * Deliver m to each recipient of e once, setting its status; returns how
+ * many are still pending, and the count delivered in *ok.
+ */
+static size_t
+try_rcpts(const struct message *m, struct entry *e, size_t *ok)
+{
+	char addr[MAX_LOGVAL];
+	size_t i, temp = 0;
+
+	*ok = 0;
+	for (i = 0; i < e->nrcpt; i++) {
+		if (e->rcpts[i].kind == T_REMOTE && conf.fwd.n == 0) {
 			log_err("queue %s: <%s> needs the forwarder -f; kept",
-			    name, log_esc(addr, sizeof(addr), e.rcpts[i].addr));
+			    m->id, log_esc(addr, sizeof(addr),
+			    e->rcpts[i].addr));
 			temp++;
 			continue;
 		}
-		e.rcpts[i].status = dlv_deliver(&m, &e.rcpts[i]);
-		if (e.rcpts[i].status == DLV_TEMP)
+		e->rcpts[i].status = dlv_deliver(m, &e->rcpts[i]);
+		if (e->rcpts[i].status == DLV_TEMP)
 			temp++;
-		else if (e.rcpts[i].status == DLV_OK)
-			ok++;
+		else if (e->rcpts[i].status == DLV_OK)
+			(*ok)++;
 	}
-	now = time(NULL);
-	e.attempts++;
-	expired = now - e.arrival >= conf.maxage;
-	for (i = 0; i < e.nrcpt; i++)
-		if (e.rcpts[i].status == DLV_TEMP)
-			dsn_diag(e.error, sizeof(e.error), &e.rcpts[i]);
-	if (notify(dfd, &m, e.arrival, e.rcpts, e.nrcpt, expired,
-	    e.error) != 0) {
+	return temp;
+}
+
+/*
+ * After a run of the entry name: bounce what failed (all that is left
+ * when it expired), then rewrite the entry with what is pending or
+ * remove it.
+ */
+static void
+settle_entry(int dfd, const char *name, struct entry *e,
+    const struct message *m, size_t temp, size_t ok)
+{
+	char renamed[128];
+	time_t now = time(NULL);
+	size_t i;
+	int expired;
+
+	e->attempts++;
+	expired = now - e->arrival >= conf.maxage;
+	for (i = 0; i < e->nrcpt; i++)
+		if (e->rcpts[i].status == DLV_TEMP)
+			dsn_diag(e->error, sizeof(e->error), &e->rcpts[i]);
+	if (notify(dfd, m, e->arrival, e->rcpts, e->nrcpt, expired,
+	    e->error) != 0) {
 		log_err("queue %s: notification not sent; kept", name);
-		temp += keep_unreported(e.rcpts, e.nrcpt);
+		temp += keep_unreported(e->rcpts, e->nrcpt);
 		expired = 0;
 	}
 	if (temp > 0 && !expired) {
-		e.next = (long long)now + backoff(e.attempts);
-		if (write_entry(dfd, &e, e.rcpts, e.nrcpt, &m, name, renamed,
+		e->next = (long long)now + backoff(e->attempts);
+		if (write_entry(dfd, e, e->rcpts, e->nrcpt, m, name, renamed,
 		    sizeof(renamed)) != 0)
 			log_err("queue %s: not rewritten; delivered copies "
 			    "will be tried again", name);
 		else
 			log_info("queue %s deferred attempts=%u delivered=%zu "
-			    "pending=%zu", name, e.attempts, ok, temp);
+			    "pending=%zu", name, e->attempts, ok, temp);
 	} else {
 		if (unlinkat(dfd, name, 0) != 0 || fsync(dfd) != 0)
 			log_warn("queue %s: remove", name);
 		else
 			log_info("queue %s done attempts=%u%s", name,
-			    e.attempts, expired && temp > 0 ? " expired" : "");
+			    e->attempts, expired && temp > 0 ? " expired" : "");
 	}
-done:
+}
+
+/*
+ * Try the entry name once, if it is due and no other runner holds it
+ * and it belongs to owner.  Delivered recipients leave the entry; it is
+ * rewritten with the rest or removed, and bounced when older than -A.
+ */
+static void
+run_entry(int dfd, const char *name, uid_t owner)
+{
+	struct stat st;
+	struct message m;
+	struct entry e;
+	size_t temp, ok;
+	int fd;
+
+	if ((fd = lock_entry(dfd, name, owner, &st)) < 0)
+		return;
+	if (read_entry(fd, &e) != 0) {
+		log_err("queue %s: bad entry, left alone", name);
+	} else if (conf.force || e.next <= (long long)time(NULL)) {
+		memset(&m, 0, sizeof(m));
+		m.fd = fd;
+		m.offset = e.body;
+		m.size = st.st_size - e.body;
+		m.sender = e.sender;
+		m.id = name;
+		m.has_from = e.has_from;
+		temp = try_rcpts(&m, &e, &ok);
+		settle_entry(dfd, name, &e, &m, temp, ok);
+	}
 	free(e.rcpts);
 	/* Closing drops the lock, after the entry was renamed or removed. */
 	if (close(fd) != 0)
