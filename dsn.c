@@ -206,22 +206,34 @@ report_form(const struct message *m, const struct target *r, size_t n)
 }
 
 /*
- * The multipart/report of RFC 3464 for the failed recipients of m, or of
- * RFC 6533 (global-delivery-status, utf-8 address type, global-headers)
- * when the sender or a recipient is UTF-8; -1 if no boundary could be
- * found.
+ * Is r one the report names (failed for good, or pending when retrying
+ * has expired, and not a duplicate)?  Returns its RFC 3463 status, with
+ * the diagnostic in text (size sz), or NULL.
  */
-static int
-report(FILE *f, const struct message *m, long long arrival,
-    const struct target *r, size_t n, int expired, const char *lasterr,
-    const struct target *to)
+static const char *
+failure(const struct target *r, int expired, const char *lasterr,
+    char *text, size_t sz)
 {
-	char date[64], adate[64], text[256], bound[96];
-	const char *g = report_form(m, r, n);
-	size_t i, hlen = read_headers(m);
+	if (r->dup != 0)
+		return NULL;
+	if (r->status == DLV_PERM) {
+		dsn_diag(text, sz, r);
+		return r->looped ? replies[R_LOOP].esc : replies[R_PERMFAIL].esc;
+	}
+	if (r->status == DLV_TEMP && expired) {
+		snprintf(text, sz, "%s", lasterr);
+		return "4.4.7";		/* RFC 3463: delivery time expired */
+	}
+	return NULL;
+}
 
-	if (boundary(bound, sizeof(bound), hdr, hlen, m, r, n, lasterr) != 0)
-		return -1;
+/* The report's header and its first part, the text for a person. */
+static void
+report_intro(FILE *f, const struct message *m, long long arrival,
+    int expired, const struct target *to, const char *g, const char *bound)
+{
+	char date[64], adate[64];
+
 	rfc_date(date, sizeof(date), time(NULL));
 	rfc_date(adate, sizeof(adate), (time_t)arrival);
 	fprintf(f, "From: Mail Delivery System <MAILER-DAEMON@%s>\n"
@@ -239,40 +251,41 @@ report(FILE *f, const struct message *m, long long arrival,
 	    bound, *g != '\0' ? "utf-8" : "us-ascii", conf.hostname, m->sender,
 	    adate,
 	    expired ? "; retrying has\nended" : "");
-	for (i = 0; i < n; i++) {
-		if (r[i].dup != 0)
-			continue;
-		if (r[i].status == DLV_PERM)
-			dsn_diag(text, sizeof(text), &r[i]);
-		else if (r[i].status == DLV_TEMP && expired)
-			snprintf(text, sizeof(text), "%s", lasterr);
-		else
-			continue;
-		fprintf(f, "<%s>: %s\n", r[i].addr, text);
-	}
+}
+
+/*
+ * The multipart/report of RFC 3464 for the failed recipients of m, or of
+ * RFC 6533 (global-delivery-status, utf-8 address type, global-headers)
+ * when the sender or a recipient is UTF-8; -1 if no boundary could be
+ * found.
+ */
+static int
+report(FILE *f, const struct message *m, long long arrival,
+    const struct target *r, size_t n, int expired, const char *lasterr,
+    const struct target *to)
+{
+	char adate[64], text[256], bound[96];
+	const char *g = report_form(m, r, n), *status;
+	size_t i, hlen = read_headers(m);
+
+	if (boundary(bound, sizeof(bound), hdr, hlen, m, r, n, lasterr) != 0)
+		return -1;
+	report_intro(f, m, arrival, expired, to, g, bound);
+	for (i = 0; i < n; i++)
+		if (failure(&r[i], expired, lasterr, text, sizeof(text)) != NULL)
+			fprintf(f, "<%s>: %s\n", r[i].addr, text);
+	rfc_date(adate, sizeof(adate), (time_t)arrival);
 	fprintf(f, "\n--%s\nContent-Type: message/%sdelivery-status\n"
 	    "Content-Description: Delivery report\n\n"
 	    "Reporting-MTA: dns; %s\nArrival-Date: %s\n",
 	    bound, g, conf.hostname, adate);
-	for (i = 0; i < n; i++) {
-		const char *status;
-
-		if (r[i].dup != 0)
-			continue;
-		if (r[i].status == DLV_PERM) {
-			dsn_diag(text, sizeof(text), &r[i]);
-			status = r[i].looped ? replies[R_LOOP].esc :
-			    replies[R_PERMFAIL].esc;
-		} else if (r[i].status == DLV_TEMP && expired) {
-			snprintf(text, sizeof(text), "%s", lasterr);
-			status = "4.4.7";	/* RFC 3463: delivery time expired */
-		} else
-			continue;
-		fprintf(f, "\nFinal-Recipient: %s; %s\nAction: failed\n"
-		    "Status: %s\nDiagnostic-Code: smtp; %s\n",
-		    is_8bit(r[i].addr) ? "utf-8" : "rfc822", r[i].addr,
-		    status, text);
-	}
+	for (i = 0; i < n; i++)
+		if ((status = failure(&r[i], expired, lasterr, text,
+		    sizeof(text))) != NULL)
+			fprintf(f, "\nFinal-Recipient: %s; %s\nAction: failed\n"
+			    "Status: %s\nDiagnostic-Code: smtp; %s\n",
+			    is_8bit(r[i].addr) ? "utf-8" : "rfc822",
+			    r[i].addr, status, text);
 	fprintf(f, "\n--%s\nContent-Type: %s\n"
 	    "Content-Description: Undelivered message headers\n\n", bound,
 	    *g != '\0' ? "message/global-headers" : "text/rfc822-headers");
