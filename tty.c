@@ -389,6 +389,57 @@ is_header(const char *p, size_t n)
 	return i > 0 && i < n;
 }
 
+/* What of the message's header a terminal shows: its Subject: field. */
+struct subject {
+	char	 text[MAX_TEXTLINE];
+	size_t	 len;
+	int	 open;		/* continuation lines still belong to it */
+};
+
+/*
+ * Take a line of the header, keeping the Subject: field with its
+ * continuation lines.  Returns 1, or 0 when the line is no header line:
+ * the header has ended.
+ */
+static int
+header_line(struct subject *sj, const char *line, size_t len)
+{
+	if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+		if (sj->open && len <= sizeof(sj->text) - sj->len) {
+			memcpy(sj->text + sj->len, line, len);
+			sj->len += len;
+		}
+		return 1;
+	}
+	sj->open = 0;
+	if (len == 0 || !is_header(line, len))
+		return 0;
+	if (sj->len == 0 && len > 8 && strncasecmp(line, "Subject:", 8) == 0) {
+		memcpy(sj->text, line, len);
+		sj->len = len;
+		sj->open = 1;
+	}
+	return 1;
+}
+
+/* The first line on the terminal: who sent it, and when. */
+static void
+put_banner(const struct message *m)
+{
+	char when[16];
+	time_t now = time(NULL);
+
+	strftime(when, sizeof(when), "%H:%M", localtime(&now));
+	put_str("\r\nMessage from ");
+	if (*m->sender != '\0')
+		put_escaped(m->sender, strlen(m->sender), MAX_PATH_LEN);
+	else
+		put_str("MAILER-DAEMON");
+	put_str(" at ");
+	put_str(when);
+	put_str(" ...\r\n");
+}
+
 /*
  * Lay out the message for a terminal: a banner naming the sender and the
  * time, the Subject: if any, the body without the other headers, and an
@@ -400,48 +451,27 @@ int
 tty_format(const struct message *m, int stored)
 {
 	static struct reader rd;
-	char line[MAX_TEXTLINE], subject[MAX_TEXTLINE], when[16];
-	size_t slen = 0, nlines = 0;
-	time_t now = time(NULL);
-	int in_header = 1, in_subject = 0, cut = 0;
+	struct subject sj;
+	char line[MAX_TEXTLINE];
+	size_t nlines = 0;
+	int in_header = 1, cut = 0;
 	long n;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.m = m;
+	sj.len = 0;
+	sj.open = 0;
 	text.len = 0;
-	strftime(when, sizeof(when), "%H:%M", localtime(&now));
-	put_str("\r\nMessage from ");
-	if (*m->sender != '\0')
-		put_escaped(m->sender, strlen(m->sender), MAX_PATH_LEN);
-	else
-		put_str("MAILER-DAEMON");
-	put_str(" at ");
-	put_str(when);
-	put_str(" ...\r\n");
+	put_banner(m);
 	while ((n = next_line(&rd, line, sizeof(line))) >= 0) {
 		size_t len = (size_t)n;
 
 		if (in_header) {
-			if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
-				if (in_subject && len <= sizeof(subject) - slen) {
-					memcpy(subject + slen, line, len);
-					slen += len;
-				}
+			if (header_line(&sj, line, len))
 				continue;
-			}
-			in_subject = 0;
-			if (len > 0 && is_header(line, len)) {
-				if (slen == 0 && len > 8 &&
-				    strncasecmp(line, "Subject:", 8) == 0) {
-					memcpy(subject, line, len);
-					slen = len;
-					in_subject = 1;
-				}
-				continue;
-			}
 			/* The end of the header, or a text without one. */
 			in_header = 0;
-			if (slen > 0 && put_line(subject, slen))
+			if (sj.len > 0 && put_line(sj.text, sj.len))
 				cut = 1;
 			if (len == 0)
 				continue;
@@ -457,7 +487,7 @@ tty_format(const struct message *m, int stored)
 		log_warn("msg=%s spool read", m->id);
 		return -1;
 	}
-	if (in_header && slen > 0 && put_line(subject, slen))
+	if (in_header && sj.len > 0 && put_line(sj.text, sj.len))
 		cut = 1;
 	if (cut && stored)
 		put_str("[message cut; the whole text is in the mailbox]\r\n");
