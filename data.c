@@ -151,6 +151,73 @@ run_end(const unsigned char *buf, size_t i, size_t n)
 	return lf != NULL ? (size_t)(lf - buf) : end;
 }
 
+/* What the byte machine does with one byte. */
+enum byte_step { B_NEXT, B_TEXT, B_END };
+
+/*
+ * One byte in a state other than D_TEXT: B_NEXT when it was taken,
+ * B_END at the final LF, B_TEXT when it is text (what the state held
+ * back, a bare CR, is added first).
+ */
+static enum byte_step
+mark_byte(struct receiver *rv, unsigned char c)
+{
+	switch (rv->st) {
+	case D_DOT:
+		if (c == '\r') {
+			rv->st = D_DOTCR;
+			return B_NEXT;
+		}
+		break;			/* the dot is gone */
+	case D_DOTCR:
+		if (c == '\n')
+			return B_END;
+		add_bytes(rv, "\r", 1);	/* a bare CR */
+		break;
+	case D_BOL:
+		if (c == '.') {
+			rv->st = D_DOT;
+			return B_NEXT;
+		}
+		break;
+	case D_CR:
+		if (c == '\n') {
+			end_line(rv, 2);
+			rv->st = D_BOL;
+			return B_NEXT;
+		}
+		add_bytes(rv, "\r", 1);	/* a bare CR */
+		break;
+	case D_TEXT:
+		break;
+	}
+	return B_TEXT;
+}
+
+/*
+ * Text at buf[i] (of n): a CR, a bare LF, or a run of ordinary bytes
+ * copied at once.  Returns the index of the last byte taken.
+ */
+static size_t
+text_bytes(struct receiver *rv, const unsigned char *buf, size_t i, size_t n)
+{
+	size_t j;
+
+	if (buf[i] == '\r') {
+		rv->st = D_CR;
+		return i;
+	}
+	rv->st = D_TEXT;
+	if (buf[i] == '\n') {
+		if (rv->err == E_NONE || rv->err == E_LONGLINE)
+			rv->err = E_BARELF;
+		return i;
+	}
+	j = run_end(buf, i + 1, n);
+	add_bytes(rv, (const char *)buf + i, j - i);
+	return j - 1;
+}
+
 /*
  * Run the byte machine over input until CR LF . CR LF.  Only that
  * sequence ends the data; a bare CR is data, a bare LF is recorded as
@@ -168,53 +235,16 @@ receive(struct receiver *rv)
 		if ((r = io_peek(&buf, &n)) != IO_OK)
 			return r;
 		for (i = 0; i < n; i++) {
-			unsigned char c = buf[i];
-
-			switch (rv->st) {
-			case D_DOT:
-				if (c == '\r') {
-					rv->st = D_DOTCR;
-					continue;
-				}
-				break;			/* the dot is gone */
-			case D_DOTCR:
-				if (c == '\n') {
-					io_consume(i + 1);
-					rv->len = 0;
-					return IO_OK;
-				}
-				add_bytes(rv, "\r", 1);	/* a bare CR */
+			switch (mark_byte(rv, buf[i])) {
+			case B_NEXT:
 				break;
-			case D_BOL:
-				if (c == '.') {
-					rv->st = D_DOT;
-					continue;
-				}
+			case B_END:
+				io_consume(i + 1);
+				rv->len = 0;
+				return IO_OK;
+			case B_TEXT:
+				i = text_bytes(rv, buf, i, n);
 				break;
-			case D_CR:
-				if (c == '\n') {
-					end_line(rv, 2);
-					rv->st = D_BOL;
-					continue;
-				}
-				add_bytes(rv, "\r", 1);	/* a bare CR */
-				break;
-			case D_TEXT:
-				break;
-			}
-			/* D_TEXT: copy a run of ordinary bytes at once. */
-			if (c == '\r') {
-				rv->st = D_CR;
-			} else if (c == '\n') {
-				if (rv->err == E_NONE || rv->err == E_LONGLINE)
-					rv->err = E_BARELF;
-				rv->st = D_TEXT;
-			} else {
-				size_t j = run_end(buf, i + 1, n);
-
-				add_bytes(rv, (const char *)buf + i, j - i);
-				i = j - 1;
-				rv->st = D_TEXT;
 			}
 		}
 		io_consume(n);
