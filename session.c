@@ -1,7 +1,8 @@
 /*
- * The SMTP session: states, the command table, one handler per verb,
- * address parsing, the DATA receiver and the Received: header.  Every
- * reply comes from reply.h through reply().
+ * The SMTP session: states, the command table, one handler per verb, the
+ * Received: header, and the hand-over of an accepted message to delivery
+ * or the queue.  Every reply comes from reply.h through reply().  Paths
+ * are parsed in addr.c, the DATA and BDAT bytes received in data.c.
  */
 #include <ctype.h>
 #include <errno.h>
