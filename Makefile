@@ -10,6 +10,9 @@ CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
 OBJ	= smtpd.o session.o data.o addr.o alias.o deliver.o queue.o dsn.o tty.o
+# make check: the suite without its long files (marked slow), in parallel.
+# make check-all: what check leaves out: the long files, the whole suite
+# under ASan+UBSan and under valgrind, and a minute of fuzzing.
 # Sanitizer and fuzzer builds (clang): make sanitize-check, memcheck, fuzz.
 SAN_CC	= clang
 SANFLAGS = -std=c99 -g -O1 -fno-omit-frame-pointer \
@@ -30,6 +33,11 @@ check: smtpd test/ptyhelper
 	@if [ "$(SANITIZE)" = 1 ]; then $(MAKE) sanitize-check; \
 	else sh test/run; fi
 
+check-all: check-slow sanitize-check memcheck fuzz-run
+
+check-slow: smtpd test/ptyhelper
+	SLOW=only sh test/run
+
 smtpd-san: $(OBJ:.o=.c) smtpd.h reply.h
 	$(SAN_CC) $(SANFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
 
@@ -37,7 +45,7 @@ smtpd-san: $(OBJ:.o=.c) smtpd.h reply.h
 sanitize-check: smtpd-san test/ptyhelper
 	ASAN_OPTIONS=exitcode=99:abort_on_error=0:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
-	SMTPD_NO_RSS=1 SMTPD=$$PWD/smtpd-san sh test/run
+	SMTPD_NO_RSS=1 SMTPD=$$PWD/smtpd-san SLOW=1 sh test/run
 
 memcheck: smtpd test/ptyhelper
 	SMTPD_NO_RSS=1 sh test/memcheck
@@ -89,5 +97,5 @@ uninstall-units:
 clean:
 	rm -f smtpd smtpd-san $(OBJ) test/ptyhelper fuzz/*.fuzz
 
-.PHONY: check sanitize-check memcheck fuzz fuzz-run demo lint install \
-	uninstall install-units uninstall-units clean
+.PHONY: check check-all check-slow sanitize-check memcheck fuzz fuzz-run \
+	demo lint install uninstall install-units uninstall-units clean

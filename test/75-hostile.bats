@@ -47,20 +47,6 @@ hostile() {
 	[ ! -s "$MAIL/alice" ]
 }
 
-@test "a million pipelined RCPTs: -n 5 holds, memory bounded, 5 copies delivered" {
-	for i in 0 1 2 3 4 5 6 7 8 9; do
-		mkmbox "u$i"
-	done
-	hostile rcpts -n 5
-	[[ $output == *" codes=220 250*7 452*999995 354 250 221" ]]
-	for i in 0 1 2 3 4; do
-		count_is 1 mbox_count "$MAIL/u$i"
-	done
-	for i in 5 6 7 8 9; do
-		[ ! -s "$MAIL/u$i" ]
-	done
-}
-
 @test "thousands of bad commands between good ones are answered one by one, then 20 in a row end it" {
 	hostile badcmds
 	[[ $output == *" hist=220:1,250:5001,421:1,500:5020 "* ]]
