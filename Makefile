@@ -14,6 +14,10 @@ LDLIBS	=
 OBJ	= smtpd.o session.o data.o addr.o alias.o deliver.o queue.o dsn.o tty.o file.o io.o log.o conf.o
 # Everything but main(): the fuzz targets link these with their own entry.
 LIB	= $(OBJ:smtpd.o=)
+# make check: the suite without its long files (marked slow), in parallel.
+# make check-all: what check leaves out: the long files, the whole suite
+# under ASan+UBSan and under valgrind, a minute of fuzzing, and the
+# container tests (a fresh Debian 12 tree, the units under systemd).
 # Sanitizer and fuzzer builds (clang): make sanitize-check, memcheck, fuzz.
 SAN_CC	= clang
 SANFLAGS = -std=c99 -g -O1 -fno-omit-frame-pointer \
@@ -37,6 +41,11 @@ check: smtpd test/ptyhelper
 	@if [ "$(SANITIZE)" = 1 ]; then $(MAKE) sanitize-check; \
 	else sh test/run; fi
 
+check-all: check-slow sanitize-check memcheck fuzz-run check-container
+
+check-slow: smtpd test/ptyhelper
+	SLOW=only sh test/run
+
 smtpd-san: $(OBJ:.o=.c) smtpd.h reply.h
 	$(SAN_CC) $(SANFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
 
@@ -44,7 +53,7 @@ smtpd-san: $(OBJ:.o=.c) smtpd.h reply.h
 sanitize-check: smtpd-san test/ptyhelper
 	ASAN_OPTIONS=exitcode=99:abort_on_error=0:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
-	SMTPD_NO_RSS=1 SMTPD=$$PWD/smtpd-san sh test/run
+	SMTPD_NO_RSS=1 SMTPD=$$PWD/smtpd-san SLOW=1 sh test/run
 
 memcheck: smtpd test/ptyhelper
 	SMTPD_NO_RSS=1 sh test/memcheck
@@ -132,7 +141,6 @@ clean:
 	rm -f smtpd smtpd-san smtpd-static $(OBJ) test/ptyhelper fuzz/*.fuzz \
 	    $(BENCH_BIN)
 
-.PHONY: check sanitize-check memcheck fuzz fuzz-run demo lint install \
-	static bench bench-bin \
-	check-container \
-	uninstall install-units uninstall-units clean
+.PHONY: check check-all check-slow check-container sanitize-check memcheck \
+	fuzz fuzz-run demo lint install uninstall install-units uninstall-units \
+	static bench bench-bin clean

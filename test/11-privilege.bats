@@ -80,7 +80,9 @@ end_live() {
 	    "RCPT TO:<alice@mx.test.example>" "RCPT TO:<bob@mx.test.example>" DATA
 	output=$(printf '220 greeting\n%s\n' "$output")
 	codes_are 220 250 250 250 250 354
-	run -0 say "Subject: jailed" "" "inside" .
+	# The data lines get no reply: only the dot is answered.
+	printf '%s\r\n' "Subject: jailed" "" inside >&8
+	run -0 say .
 	[[ ${lines[-1]} == "250 2.0.0 "* ]]
 	end_live
 	count_is 1 mbox_count "$jail/mail/alice"

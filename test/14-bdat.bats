@@ -222,9 +222,8 @@ teardown() {
 
 # Exim as a real CHUNKING and SMTPUTF8 client.  Debian's package conflicts
 # with Postfix's, so the test runs an unpacked one:
-#   apt-get download exim4-base exim4-config exim4-daemon-light
-#   for d in exim4*.deb; do dpkg-deb -x "$d" DIR; done
-# and EXIM4_ROOT=DIR.  Exim needs its compiled-in user, which is added in
+#   sh test/fetch-exim DIR    (as .ci/run does)
+# and EXIM4_ROOT=DIR/root.  Exim needs its compiled-in user, which is added in
 # a private mount namespace only.
 exim_send() {
 	local tmp=$BATS_TEST_TMPDIR/exim

@@ -1,4 +1,5 @@
 load helper
+# bats file_tags=slow
 
 # Load: concurrent sessions into one mbox and one Maildir.
 

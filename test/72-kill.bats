@@ -1,4 +1,5 @@
 load helper
+# bats file_tags=slow
 
 # SIGKILL of a session and its delivery child during DATA and after the
 # final dot: mailboxes hold whole copies only, and 250 means stored.

@@ -47,20 +47,6 @@ hostile() {
 	[ ! -s "$MAIL/alice" ]
 }
 
-@test "a million pipelined RCPTs: -n 5 holds, memory bounded, 5 copies delivered" {
-	for i in 0 1 2 3 4 5 6 7 8 9; do
-		mkmbox "u$i"
-	done
-	hostile rcpts -n 5
-	[[ $output == *" codes=220 250*7 452*999995 354 250 221" ]]
-	for i in 0 1 2 3 4; do
-		count_is 1 mbox_count "$MAIL/u$i"
-	done
-	for i in 5 6 7 8 9; do
-		[ ! -s "$MAIL/u$i" ]
-	done
-}
-
 @test "thousands of bad commands between good ones are answered one by one, then 20 in a row end it" {
 	hostile badcmds
 	[[ $output == *" hist=220:1,250:5001,421:1,500:5020 "* ]]
@@ -69,7 +55,7 @@ hostile() {
 
 @test "a command line sent one byte a second is cut off with 421 by -t" {
 	run -0 --separate-stderr timeout 60 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
-	    drip command -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -t 3
+	    drip command -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -t 2
 	echo "$output"
 	[[ $output =~ ^exit=0\ sent=([0-9]+)\ of\ 27\ codes=220\ 421$ ]]
 	# Cut off long before the line was complete.
@@ -78,7 +64,7 @@ hostile() {
 
 @test "a DATA phase sent one byte a second is cut off with 421 by -T, nothing stored" {
 	run -0 --separate-stderr timeout 60 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
-	    drip data -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -t 3 -T 4
+	    drip data -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -t 3 -T 2
 	echo "$output"
 	[[ $output =~ ^exit=0\ sent=([0-9]+)\ of\ 53\ codes=220\ 250\*3\ 354\ 421$ ]]
 	[ "${BASH_REMATCH[1]}" -lt 30 ]

@@ -14,9 +14,10 @@ teardown() {
 	stop_launcher
 }
 
-# held_session OPTIONS: HELO, then input held open past a -t 1 timeout.
+# held_session OPTIONS: HELO, then input held open past a -t 1 timeout
+# (tail -f writes nothing and ends when smtpd has gone, or after 3 s).
 held_session() {
-	{ printf 'HELO client.example\r\n'; sleep 3; } |
+	{ printf 'HELO client.example\r\n'; timeout 3 tail -f -s 0.1 /dev/null; } |
 	    logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
 }
 

@@ -19,15 +19,17 @@ smtpd_user_opt() {
 # give_to_smtpd PATH...: make paths belong to the user smtpd runs as, and
 # their parent directories searchable by it.
 give_to_smtpd() {
-	local p d
+	local p d dirs
 	[ -n "${SMTPD_USER-}" ] || return 0
 	for p in "$@"; do
 		chown -R "$SMTPD_USER" "$p"
 		d=$(dirname "$p")
+		dirs=()
 		while [ "$d" != / ] && [ "$d" != . ]; do
-			chmod o+x "$d"
+			dirs+=("$d")
 			d=$(dirname "$d")
 		done
+		[ "${#dirs[@]}" = 0 ] || chmod o+x "${dirs[@]}"
 	done
 }
 
@@ -97,6 +99,9 @@ smtp_bytes() {
 # each reply; a line that is not a reply line counts as a reply "???".
 parse_replies() {
 	local line code rest esc
+	# Parsed already (codes_are, then esc_is on the same output)?
+	[ "${REPLIES_OF-}" = "$output" ] && [ -n "${REPLY_CODES+set}" ] && return 0
+	REPLIES_OF=$output
 	REPLY_CODES=()
 	REPLY_ESCS=()
 	REPLY_LINES=()

@@ -11,7 +11,9 @@
  * line, or on -l line (where "%s" stands for the slave's line), to the
  * utmp file.  -s stops output on the terminal, as ^S does.  Then it runs the command with
  * our stdin and stdout, reads the master side while it runs and for a
- * short while after, and writes what arrived to the capture file.  Exits
+ * short while after, and writes what arrived to the capture file.  When
+ * the command has ended the record becomes a DEAD_PROCESS, as at logout:
+ * the line is then free for another test's terminal.  Exits
  * with the command's status.  It prints nothing itself but errors, on
  * stderr.
  */
@@ -20,6 +22,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -80,12 +83,14 @@ field(char *dst, size_t size, const char *src)
 	memcpy(dst, src, n < size ? n : size);
 }
 
-static void
+/* Appends a record; returns its offset in the file. */
+static off_t
 add_record(const char *file, const char *user, const char *line, short type)
 {
 	unsigned char rec[UT_RECSIZE];
 	struct utmpx ut;
 	struct timeval tv;
+	off_t off;
 	int fd;
 
 	memset(&ut, 0, sizeof(ut));
@@ -104,6 +109,25 @@ add_record(const char *file, const char *user, const char *line, short type)
 	    0644)) < 0)
 		fail(file);
 	write_all(fd, rec, sizeof(rec), file);
+	if ((off = lseek(fd, 0, SEEK_CUR)) < 0)
+		fail(file);
+	if (close(fd) != 0)
+		fail(file);
+	return off - (off_t)sizeof(rec);
+}
+
+/* Logout: the record at off becomes a DEAD_PROCESS. */
+static void
+end_record(const char *file, off_t off)
+{
+	short type = DEAD_PROCESS;
+	int fd;
+
+	if ((fd = open(file, O_WRONLY | O_CLOEXEC)) < 0)
+		fail(file);
+	if (pwrite(fd, &type, sizeof(type),
+	    off + (off_t)offsetof(struct utmpx, ut_type)) != sizeof(type))
+		fail(file);
 	if (close(fd) != 0)
 		fail(file);
 }
@@ -161,6 +185,7 @@ main(int argc, char *argv[])
 	char linebuf[64];
 	int ch, master, slave, out, status, stop = 0;
 	pid_t pid;
+	off_t rec;
 
 	while ((ch = getopt(argc, argv, "c:f:i:l:m:n:o:st:")) != -1) {
 		switch (ch) {
@@ -237,7 +262,7 @@ main(int argc, char *argv[])
 		    line, name, p + 2);
 		line = linebuf;
 	}
-	add_record(utmp, user, line, type);
+	rec = add_record(utmp, user, line, type);
 	if ((out = open(capture, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0644)) < 0)
 		fail(capture);
@@ -258,6 +283,7 @@ main(int argc, char *argv[])
 			break;
 		drain(master, out, 50);
 	}
+	end_record(utmp, rec);
 	while (drain(master, out, DRAIN_MS))
 		;
 	if (close(out) != 0)

@@ -7,9 +7,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 fresh_tree
-# README.md: "make demo needs a C compiler and make (build-essential);
-# make check also needs bats and python3".
-apt_install build-essential bats python3
+# Exactly the packages of the quick start's apt-get line in README.md.
+pkgs=$(sed -n 's/^ *apt-get install -y //p' "$SRC/README.md" | head -n 1)
+[ -n "$pkgs" ] || fail "no apt-get line in README.md"
+# shellcheck disable=SC2086
+apt_install $pkgs
 in_tree useradd -m dev
 mv "$TREE/root/smtpd" "$TREE/home/dev/smtpd"
 in_tree chown -R dev: /home/dev/smtpd

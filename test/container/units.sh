@@ -123,9 +123,10 @@ log "systemd-analyze security smtpd@.service"
 sec=$(cx systemd-analyze security --no-pager smtpd@.service 2>&1) || true
 printf '%s\n' "$sec" | grep -e '✗' -e 'Overall' || true
 score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' <<<"$sec")
-stated=$(sed -n 's/.*smtpd@.service` rates it \*\*\([0-9.]*\) .*/\1/p' "$SRC/README.md")
-log "exposure $score, README states $stated"
-[ -n "$score" ] && [ "$score" = "$stated" ] || fail "exposure $score is not the README's $stated"
+# smtpd.8 states the score on the line after the command's name.
+stated=$(sed -n '/^\.Ql systemd-analyze security smtpd@.service$/{n;s/^rates it \([0-9.]*\)\.$/\1/p;}' "$SRC/smtpd.8")
+log "exposure $score, smtpd.8 states $stated"
+[ -n "$score" ] && [ "$score" = "$stated" ] || fail "exposure $score is not smtpd.8's $stated"
 
 journal
 log "PASS: the units deliver, defer, run the queue and bounce under systemd"
