@@ -198,7 +198,7 @@ main(int argc, char *argv[])
 	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
-	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	log_open();
 	if (atexit(startup_reply) != 0)
 		die("atexit failed");
 	opterr = 0;	/* getopt() would tell stderr */
