@@ -261,7 +261,7 @@ envelope_headers(struct out *o, const struct message *m, const char *user)
 	char hdr[1024];
 	int n;
 
-	n = snprintf(hdr, sizeof(hdr), "Return-Path: <%s>\nDelivered-To: "
+	n = log_fmt(hdr, sizeof(hdr), "Return-Path: <%s>\nDelivered-To: "
 	    "%s@%s\n", m->sender, user, conf.hostname);
 	if (n > 0 && (size_t)n < sizeof(hdr))
 		out_put(o, hdr, (size_t)n);
@@ -375,7 +375,7 @@ dotlock(const char *lock, time_t until, const struct trust *t,
 	struct stat st;
 
 	memset(dead, 0, sizeof(*dead));
-	snprintf(text, sizeof(text), "smtpd %ld\n", (long)getpid());
+	log_fmt(text, sizeof(text), "smtpd %ld\n", (long)getpid());
 	for (;;) {
 		struct lockinfo li;
 		int stale, k = 0;
@@ -415,19 +415,31 @@ dotlock(const char *lock, time_t until, const struct trust *t,
 static void
 from_line(struct out *o, const char *sender)
 {
-	char line[MAX_PATH_LEN + 64], date[32];
-	time_t now = time(NULL);
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+	};
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+	char line[MAX_PATH_LEN + 64], date[64];
+	const struct tm *tm = log_tm(time(NULL));
 	size_t i, n;
+	int k;
 
-	n = (size_t)snprintf(line, sizeof(line), "From %s",
+	n = (size_t)log_fmt(line, sizeof(line), "From %s",
 	    *sender != '\0' ? sender : "MAILER-DAEMON");
 	for (i = 5; i < n; i++)
 		if (line[i] == ' ' || line[i] == '\t')
 			line[i] = '_';
-	strftime(date, sizeof(date), " %a %b %e %H:%M:%S %Y\n",
-	    localtime(&now));
+	/* strftime's " %a %b %e %H:%M:%S %Y\n" in the C locale. */
+	k = log_fmt(date, sizeof(date), " %s %s %2d %02d:%02d:%02d %d\n",
+	    days[(unsigned)tm->tm_wday % 7], months[(unsigned)tm->tm_mon % 12],
+	    tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec,
+	    tm->tm_year + 1900);
 	out_put(o, line, n);
-	out_put(o, date, strlen(date));
+	if (k > 0 && (size_t)k < sizeof(date))
+		out_put(o, date, (size_t)k);
 }
 
 /* The copy for the mbox: From_ line, envelope headers, text, blank line. */
@@ -704,7 +716,7 @@ deliver_mbox(const struct message *m, const char *user,
 		mbox_copy(&out, m, user);
 		out.fd = fd;
 	}
-	snprintf(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld\n",
+	log_fmt(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld\n",
 	    (long)getpid(), (unsigned long long)st.st_dev,
 	    (unsigned long long)st.st_ino, (long long)start,
 	    (long long)(start + out.count));
@@ -763,10 +775,10 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 		if (host[i] == '/' || host[i] == ':')
 			host[i] = '_';
 	gettimeofday(&tv, NULL);
-	snprintf(tmp, sizeof(tmp), "tmp/%lld.M%06ldP%ldQ%u.%s",
+	log_fmt(tmp, sizeof(tmp), "tmp/%lld.M%06ldP%ldQ%u.%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    ++counter, host);
-	snprintf(new, sizeof(new), "new/%s", tmp + 4);
+	log_fmt(new, sizeof(new), "new/%s", tmp + 4);
 	if ((out.fd = openat(td, tmp + 4, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, mode)) < 0) {
 		log_err("maildir %s/%s: %s", path, tmp, strerror(errno));
@@ -1038,6 +1050,7 @@ deliver_copy(const struct message *m, const struct target *tg)
 	    conf.mda.n > 0 ? &conf.mda : NULL;
 	char *argv[MAX_WORDS + 1], words[4096], said[256];
 	struct timespec t0, t1;
+	long long ms;
 	char addr[MAX_LOGVAL], user[MAX_LOGVAL], esaid[MAX_LOGVAL];
 	int status, st, pfd[2] = { -1, -1 };
 	pid_t pid;
@@ -1080,14 +1093,16 @@ deliver_copy(const struct message *m, const struct target *tg)
 	else
 		st = DLV_PERM;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("msg=%s rcpt=<%s> %s=%s status=%s exit=%d delay=%.3f%s%s",
+	ms = (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	log_info("msg=%s rcpt=<%s> %s=%s status=%s exit=%d delay=%lld.%03lld"
+	    "%s%s",
 	    m->id, log_esc(addr, sizeof(addr), tg->addr), t == NULL ?
 	    "mailbox" : tg->kind == T_REMOTE ? "forwarder" : "mda",
 	    log_esc(user, sizeof(user), t == NULL ? tg->user : t->words[0]),
 	    st == DLV_OK ? "sent" : st == DLV_TEMP ? "deferred" : "bounced",
 	    status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status), (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	    128 + WTERMSIG(status), ms / 1000, ms % 1000,
 	    said[0] != '\0' ? " said=" : "",
 	    log_esc(esaid, sizeof(esaid), said));
 	return st;

@@ -274,7 +274,10 @@ log_vfmt(char *dst, size_t sz, const char *fmt, va_list ap)
 		const char *str;
 
 		if (*f != '%') {
-			put(dst, sz, &len, f, 1, 0, 0, ' ');
+			size_t run = strcspn(f, "%");
+
+			put(dst, sz, &len, f, run, 0, 0, ' ');
+			f += run - 1;
 			continue;
 		}
 		for (f++; *f == '-' || *f == '0'; f++)

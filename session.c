@@ -154,7 +154,7 @@ reply_line(struct session *s, enum reply r, const char *arg, int more)
 	mark = strstr(t->text, "%s");
 	sanitize(clean, sizeof(clean), arg != NULL ? arg : "",
 	    arg != NULL ? strlen(arg) : 0);
-	n = snprintf(line, sizeof(line), "%d%c%s%s%.*s%s%s\r\n", t->code,
+	n = log_fmt(line, sizeof(line), "%d%c%s%s%.*s%s%s\r\n", t->code,
 	    more ? '-' : ' ', t->esc, t->esc[0] != '\0' ? " " : "",
 	    mark != NULL ? (int)(mark - t->text) : (int)strlen(t->text),
 	    t->text, mark != NULL ? clean : "", mark != NULL ? mark + 2 : "");
@@ -570,7 +570,7 @@ cmd_rcpt(struct session *s, char *arg)
 	if (rep != R_RCPT_OK && rep != R_FORWARD) {
 		char to[MAX_PATH_LEN + 3];
 
-		snprintf(to, sizeof(to), "<%s>", rep == R_NOTLOCAL ?
+		log_fmt(to, sizeof(to), "<%s>", rep == R_NOTLOCAL ?
 		    s->targets[first].addr : "");
 		s->ntarget = first;
 		reply(s, rep, to);	/* logged as a refusal */
@@ -584,7 +584,7 @@ cmd_rcpt(struct session *s, char *arg)
 	if (rep == R_FORWARD) {
 		char to[MAX_PATH_LEN + 3];
 
-		snprintf(to, sizeof(to), "<%s>", s->targets[first].addr);
+		log_fmt(to, sizeof(to), "<%s>", s->targets[first].addr);
 		reply(s, R_FORWARD, to);
 	} else
 		reply(s, R_RCPT_OK, NULL);
@@ -594,18 +594,24 @@ cmd_rcpt(struct session *s, char *arg)
 static void
 received_header(struct session *s, char *hdr, size_t sz)
 {
-	char date[64], peer[MAX_PEER + 16] = "", forr[MAX_PATH_LEN + 16] = "";
+	static char date[64];
+	static time_t dated = (time_t)-1;
+	char peer[MAX_PEER + 16] = "", forr[MAX_PATH_LEN + 16] = "";
 	time_t now = time(NULL);
 	int n;
 
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
-	    localtime(&now));
+	/* Formatted once a second: messages in a row share it. */
+	if (now != dated) {
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
+		    log_tm(now));
+		dated = now;
+	}
 	if (conf.peer[0] != '\0')
-		snprintf(peer, sizeof(peer), " ([%s%s])",
+		log_fmt(peer, sizeof(peer), " ([%s%s])",
 		    conf.peer6 ? "IPv6:" : "", conf.peer);
 	if (s->nrcpt == 1)
-		snprintf(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
-	n = snprintf(hdr, sz, "Received: from %s%s\n\tby %s "
+		log_fmt(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
+	n = log_fmt(hdr, sz, "Received: from %s%s\n\tby %s "
 	    "(smtpd) with %s id %s%s;\n\t%s\n", s->helo, peer, conf.hostname,
 	    conf.lmtp ? "LMTP" : s->esmtp ? "ESMTP" : "SMTP", s->msgid, forr,
 	    date);
@@ -728,7 +734,7 @@ cmd_data(struct session *s, char *arg)
 		reply(s, R_LOCALERR, NULL);
 		return;
 	}
-	snprintf(s->msgid, sizeof(s->msgid), "%s.%u", s->sessid, ++s->nmsg);
+	log_fmt(s->msgid, sizeof(s->msgid), "%s.%u", s->sessid, ++s->nmsg);
 	reply(s, R_DATA, NULL);
 	received_header(s, trace, sizeof(trace));
 	io_deadline(conf.datatime);
