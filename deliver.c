@@ -297,38 +297,72 @@ struct trust {
 };
 
 /*
- * Give the text to the lock name through a fresh file beside it: link(2)
- * when taking the lock (EEXIST while another holds it), rename(2) when
- * rewriting our own.  A lock of ours is never empty or half-written, even
- * when we are killed in between (the NFS-safe dotlock).
+ * A lock's text is padded with blanks to LOCK_REC bytes, the last a
+ * newline, so that rewriting it is one pwrite(2) of the whole record
+ * over the old one, never a shorter text over a longer.
+ */
+#define LOCK_REC	120
+
+static void
+lock_pad(char rec[LOCK_REC], const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n > LOCK_REC - 1)
+		n = LOCK_REC - 1;
+	memcpy(rec, text, n);
+	memset(rec + n, ' ', LOCK_REC - 1 - n);
+	rec[LOCK_REC - 1] = '\n';
+}
+
+/*
+ * Take the lock: the text goes into a fresh file beside it, which is then
+ * linked to the lock name (EEXIST while another holds it), so a lock of
+ * ours is never empty or half-written, even when we are killed in between
+ * (the NFS-safe dotlock).  Returns that file, still open for
+ * lock_rewrite(), or -1.
  */
 static int
-lock_put(const char *lock, const char *text, int take)
+lock_take(const char *lock, const char *text)
 {
-	char tmp[4096];
-	size_t n = strlen(text);
+	char tmp[4096], rec[LOCK_REC];
 	int fd, ok, e;
 
 	if (mailbox_path(tmp, sizeof(tmp), ".smtpd-lock.", "XXXXXX") != 0 ||
 	    (fd = mkstemp(tmp)) < 0)
 		return -1;
-	ok = write(fd, text, n) == (ssize_t)n;
-	if (close(fd) != 0)
-		ok = 0;
-	if (ok)
-		ok = (take ? link(tmp, lock) : rename(tmp, lock)) == 0;
+	lock_pad(rec, text);
+	ok = write(fd, rec, LOCK_REC) == LOCK_REC && link(tmp, lock) == 0;
 	e = errno;
-	if ((take || !ok) && unlink(tmp) != 0 && errno != ENOENT)
+	if (unlink(tmp) != 0 && errno != ENOENT)
 		log_err("mbox %s: unlink: %s", tmp, strerror(errno));
-	errno = e;
-	return ok ? 0 : -1;
+	if (!ok) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Say more in the lock we hold, in place: one write of a whole record of
+ * the same length.  Only a holder of the mbox's fcntl lock reads our lock,
+ * and we hold it, so nobody reads it half-written.
+ */
+static int
+lock_rewrite(int fd, const char *text)
+{
+	char rec[LOCK_REC];
+
+	lock_pad(rec, text);
+	return pwrite(fd, rec, LOCK_REC, 0) == LOCK_REC ? 0 : -1;
 }
 
 /* Read a dotlock; returns how many fields of ours it held (0: foreign). */
 static int
 lock_read(const char *lock, struct lockinfo *li)
 {
-	char buf[128];
+	char buf[LOCK_REC + 1];
 	ssize_t n;
 	int fd, k;
 
@@ -365,11 +399,12 @@ lock_stuck(const char *lock, const struct stat *st)
  * older than STALE_LOCK.  When a dead delivery's lock is broken, what it
  * recorded goes to *dead so its tail can be judged.  A lock
  * that cannot be removed, or that a stranger left in a shared directory,
- * fails at once (-2, logged): waiting would not help.
+ * fails at once (-2, logged): waiting would not help.  The lock's file
+ * stays open in *lfd.
  */
 static int
 dotlock(const char *lock, time_t until, const struct trust *t,
-    struct lockinfo *dead)
+    struct lockinfo *dead, int *lfd)
 {
 	char text[64];
 	struct stat st;
@@ -380,7 +415,7 @@ dotlock(const char *lock, time_t until, const struct trust *t,
 		struct lockinfo li;
 		int stale, k = 0;
 
-		if (lock_put(lock, text, 1) == 0)
+		if ((*lfd = lock_take(lock, text)) >= 0)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
@@ -545,12 +580,15 @@ lock_wait(int fd, struct flock *fl, time_t until)
 
 /*
  * Open DIR/user into out.fd and take both locks.  Returns 0 when locked,
- * 1 when the path no longer names the file locked (a reader replaced the
- * mailbox while we waited: all let go, try again), else a sysexits code.
+ * with the dotlock's file in *lfd and the mbox's status, under both
+ * locks, in *st; 1 when the path no longer names the file locked (a
+ * reader replaced the mailbox while we waited: all let go, try again),
+ * else a sysexits code.
  */
 static int
 mbox_lock(const char *path, const char *lock, const char *user,
-    time_t until, const struct trust *t, struct lockinfo *dead)
+    time_t until, const struct trust *t, struct lockinfo *dead, int *lfd,
+    struct stat *stp)
 {
 	struct flock fl;
 	struct stat st, now;
@@ -589,21 +627,22 @@ mbox_lock(const char *path, const char *lock, const char *user,
 		close(out.fd);
 		return EX_TEMPFAIL;
 	}
-	if ((r = dotlock(lock, until, t, dead)) != 0) {
+	if ((r = dotlock(lock, until, t, dead, lfd)) != 0) {
 		if (r == -1)
 			log_err("mbox %s: lock: %s", lock, strerror(errno));
 		close(out.fd);
 		return EX_TEMPFAIL;
 	}
 	/* Readers rewrite a mailbox by replacing it: is ours still there? */
-	if (fstat(out.fd, &st) == 0 && lstat(path, &now) == 0 &&
-	    st.st_dev == now.st_dev && st.st_ino == now.st_ino &&
-	    st.st_nlink == 1)
+	if (fstat(out.fd, stp) == 0 && lstat(path, &now) == 0 &&
+	    stp->st_dev == now.st_dev && stp->st_ino == now.st_ino &&
+	    stp->st_nlink == 1)
 		return 0;
 	log_info("mbox %s: replaced while waiting for the lock; reopening",
 	    path);
 	if (unlink(lock) != 0)
 		log_err("mbox %s: unlock: %s", lock, strerror(errno));
+	close(*lfd);
 	close(out.fd);
 	return 1;
 }
@@ -688,12 +727,13 @@ deliver_mbox(const struct message *m, const char *user,
 	struct lockinfo dead;
 	off_t start;
 	time_t until = time(NULL) + conf.lockwait;
-	int rc = EX_TEMPFAIL, tries = 0;
+	int rc = EX_TEMPFAIL, tries = 0, lfd = -1;
 
 	if (mailbox_path(path, sizeof(path), user, "") != 0 ||
 	    mailbox_path(lock, sizeof(lock), user, ".lock") != 0)
 		return EX_NOUSER;
-	while ((rc = mbox_lock(path, lock, user, until, t, &dead)) == 1)
+	while ((rc = mbox_lock(path, lock, user, until, t, &dead, &lfd,
+	    &st)) == 1)
 		if (++tries == 3) {
 			log_err("mbox %s: replaced again and again; deferred",
 			    path);
@@ -704,8 +744,7 @@ deliver_mbox(const struct message *m, const char *user,
 	if (rc != 0)
 		return rc;
 	rc = EX_TEMPFAIL;
-	if (fstat(out.fd, &st) != 0 ||
-	    (start = cut_dead_tail(path, &st, &dead)) < 0)
+	if ((start = cut_dead_tail(path, &st, &dead)) < 0)
 		goto unlock;
 	/* The whole copy's length first, so that the lock can say it. */
 	{
@@ -720,7 +759,7 @@ deliver_mbox(const struct message *m, const char *user,
 	    (long)getpid(), (unsigned long long)st.st_dev,
 	    (unsigned long long)st.st_ino, (long long)start,
 	    (long long)(start + out.count));
-	if (lock_put(lock, text, 0) != 0) {
+	if (lock_rewrite(lfd, text) != 0) {
 		log_err("mbox %s: lock: %s", lock, strerror(errno));
 		goto unlock;
 	}
@@ -737,6 +776,7 @@ deliver_mbox(const struct message *m, const char *user,
 unlock:
 	if (unlink(lock) != 0)
 		log_err("mbox %s: unlock: %s", lock, strerror(errno));
+	(void)close(lfd);	/* unlinked already: nothing to lose */
 	if (close(out.fd) != 0 && rc == 0)
 		rc = EX_TEMPFAIL;
 	return rc;
