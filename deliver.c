@@ -65,7 +65,7 @@ dlv_valid_user(const char *u)
 static int
 mailbox_path(char *buf, size_t sz, const char *user, const char *suffix)
 {
-	int n = snprintf(buf, sz, "%s/%s%s", conf.maildir, user, suffix);
+	int n = log_fmt(buf, sz, "%s/%s%s", conf.maildir, user, suffix);
 
 	return n > 0 && (size_t)n < sz ? 0 : -1;
 }
@@ -101,7 +101,7 @@ dlv_match(const char *prefix, char *buf, size_t sz)
 		    !dlv_exists(de->d_name))
 			continue;
 		if (n++ == 0)
-			snprintf(buf, sz, "%s", de->d_name);
+			log_fmt(buf, sz, "%s", de->d_name);
 	}
 	closedir(d);
 	return n;
@@ -985,16 +985,16 @@ agent_child(const struct message *m, const struct target *tg, char **argv,
 	int n;
 
 	envp[ne++] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	snprintf(env_s, sizeof(env_s), "SENDER=%s", m->sender);
+	log_fmt(env_s, sizeof(env_s), "SENDER=%s", m->sender);
 	envp[ne++] = env_s;
-	snprintf(env_r, sizeof(env_r), "RECIPIENT=%s", tg->addr);
+	log_fmt(env_r, sizeof(env_r), "RECIPIENT=%s", tg->addr);
 	envp[ne++] = env_r;
 	if (tg->kind == T_LOCAL) {
-		snprintf(env_u, sizeof(env_u), "USER=%s", tg->user);
+		log_fmt(env_u, sizeof(env_u), "USER=%s", tg->user);
 		envp[ne++] = env_u;
 		if ((pw = getpwnam(tg->user)) != NULL &&
 		    strlen(pw->pw_dir) < 4096) {
-			snprintf(env_h, sizeof(env_h), "HOME=%s", pw->pw_dir);
+			log_fmt(env_h, sizeof(env_h), "HOME=%s", pw->pw_dir);
 			envp[ne++] = env_h;
 		}
 	}
@@ -1009,7 +1009,7 @@ agent_child(const struct message *m, const struct target *tg, char **argv,
 		_exit(EX_TEMPFAIL);
 	close_above_stderr();
 	execve(argv[0], argv, envp);
-	n = snprintf(msg, sizeof(msg), "cannot run %s: %s\n", argv[0],
+	n = log_fmt(msg, sizeof(msg), "cannot run %s: %s\n", argv[0],
 	    strerror(errno));
 	if (n > 0 && write(2, msg, (size_t)n) < 0)
 		_exit(EX_TEMPFAIL);	/* nothing more to tell */

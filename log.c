@@ -238,6 +238,11 @@ put(char *dst, size_t sz, size_t *len, const char *s, size_t n,
 {
 	size_t w = width > 0 && (size_t)width > n ? (size_t)width - n : 0;
 
+	if (w == 0 && *len + n < sz) {
+		memcpy(dst + *len, s, n);
+		*len += n;
+		return;
+	}
 	if (!left)
 		for (; w > 0; w--, (*len)++)
 			if (*len + 1 < sz)
@@ -274,10 +279,12 @@ log_vfmt(char *dst, size_t sz, const char *fmt, va_list ap)
 		const char *str;
 
 		if (*f != '%') {
-			size_t run = strcspn(f, "%");
+			const char *run = f;
 
-			put(dst, sz, &len, f, run, 0, 0, ' ');
-			f += run - 1;
+			while (f[1] != '%' && f[1] != '\0')
+				f++;
+			put(dst, sz, &len, run, (size_t)(f + 1 - run), 0, 0,
+			    ' ');
 			continue;
 		}
 		for (f++; *f == '-' || *f == '0'; f++)

@@ -147,20 +147,29 @@ static void
 reply_line(struct session *s, enum reply r, const char *arg, int more)
 {
 	const struct reply_text *t = &replies[r];
-	char line[600], clean[256];
+	char clean[256], head[16];
 	const char *mark;
-	int n;
+	size_t n;
 
-	mark = strstr(t->text, "%s");
-	sanitize(clean, sizeof(clean), arg != NULL ? arg : "",
-	    arg != NULL ? strlen(arg) : 0);
-	n = log_fmt(line, sizeof(line), "%d%c%s%s%.*s%s%s\r\n", t->code,
-	    more ? '-' : ' ', t->esc, t->esc[0] != '\0' ? " " : "",
-	    mark != NULL ? (int)(mark - t->text) : (int)strlen(t->text),
-	    t->text, mark != NULL ? clean : "", mark != NULL ? mark + 2 : "");
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = (int)sizeof(line) - 1;
-	io_put(line, (size_t)n);
+	/* "NNN-" or "NNN ", the enhanced code and a blank, the text. */
+	head[0] = (char)('0' + t->code / 100 % 10);
+	head[1] = (char)('0' + t->code / 10 % 10);
+	head[2] = (char)('0' + t->code % 10);
+	head[3] = more ? '-' : ' ';
+	io_put(head, 4);
+	if (t->esc[0] != '\0') {
+		io_put(t->esc, strlen(t->esc));
+		io_put(" ", 1);
+	}
+	if ((mark = strstr(t->text, "%s")) != NULL) {
+		io_put(t->text, (size_t)(mark - t->text));
+		n = sanitize(clean, sizeof(clean), arg != NULL ? arg : "",
+		    arg != NULL ? strlen(arg) : 0);
+		io_put(clean, n);
+		io_put(mark + 2, strlen(mark + 2));
+	} else
+		io_put(t->text, strlen(t->text));
+	io_put("\r\n", 2);
 
 	/* Syntax and sequence errors in a row end the session. */
 	if (more)
@@ -256,7 +265,7 @@ cmd_ehlo(struct session *s, char *arg)
 
 	if (greet(s, arg, 1) != 0)
 		return;
-	snprintf(size, sizeof(size), "SIZE %lu", conf.maxsize);
+	log_fmt(size, sizeof(size), "SIZE %lu", conf.maxsize);
 	reply_more(s, R_EHLO, conf.hostname);
 	reply_more(s, R_EHLO, "PIPELINING");
 	reply_more(s, R_EHLO, size);
@@ -398,8 +407,8 @@ add_target(void *ctx, enum target_kind kind, const char *user,
 	t = &s->targets[s->ntarget++];
 	memset(t, 0, sizeof(*t));
 	t->kind = kind;
-	snprintf(t->user, sizeof(t->user), "%s", user);
-	snprintf(t->addr, sizeof(t->addr), "%s", addr);
+	log_fmt(t->user, sizeof(t->user), "%s", user);
+	log_fmt(t->addr, sizeof(t->addr), "%s", addr);
 }
 
 /*
@@ -813,12 +822,12 @@ vrfy_name(char *arg, char *local)
 	if (*arg == '\0')
 		return R_SYNTAX;
 	if (strchr(arg, '@') == NULL && *arg != '<') {
-		snprintf(local, MAX_LOCAL + 1, "%s", arg);
+		log_fmt(local, MAX_LOCAL + 1, "%s", arg);
 		addr_lower(local);
 		return strlen(arg) <= MAX_LOCAL && dlv_valid_user(local) ?
 		    R_COUNT : R_NOUSER;
 	}
-	snprintf(buf, sizeof(buf), *arg == '<' ? "%s" : "<%s>", arg);
+	log_fmt(buf, sizeof(buf), *arg == '<' ? "%s" : "<%s>", arg);
 	if ((end = addr_path(buf, &pa, 1)) == NULL || *end != '\0')
 		return R_SYNTAX;
 	if (pa.domain[0] != '\0' && !addr_is_local(pa.domain))
@@ -843,7 +852,7 @@ vrfy_add(void *ctx, enum target_kind kind, const char *user, const char *addr)
 	(void)user;	/* addr names the target in full */
 	if (f->n++ == 0) {
 		f->kind = kind;
-		snprintf(f->addr, sizeof(f->addr), "%s", addr);
+		log_fmt(f->addr, sizeof(f->addr), "%s", addr);
 	}
 }
 
@@ -869,12 +878,12 @@ cmd_vrfy(struct session *s, char *arg)
 	}
 	x = alias_expand(local, vrfy_add, &f);
 	if (x > 0 && f.n == 1 && f.kind == T_REMOTE) {
-		snprintf(out, sizeof(out), "<%s>", f.addr);
+		log_fmt(out, sizeof(out), "<%s>", f.addr);
 		reply(s, conf.fwd.n > 0 ? R_VRFY_FORWARD : R_NOTLOCAL, out);
 		return;
 	}
 	if (x > 0 || strcmp(local, "postmaster") == 0 || dlv_exists(local)) {
-		snprintf(out, sizeof(out), "<%s@%s>", local, conf.hostname);
+		log_fmt(out, sizeof(out), "<%s@%s>", local, conf.hostname);
 		reply(s, R_VRFY_OK, out);
 		return;
 	}
@@ -885,7 +894,7 @@ cmd_vrfy(struct session *s, char *arg)
 		reply(s, R_NOUSER, NULL);
 		break;
 	case 1:
-		snprintf(out, sizeof(out), "<%.64s@%s>", match, conf.hostname);
+		log_fmt(out, sizeof(out), "<%.64s@%s>", match, conf.hostname);
 		reply(s, R_VRFY_OK, out);
 		break;
 	default:
@@ -909,7 +918,7 @@ expn_add(void *ctx, enum target_kind kind, const char *user, const char *addr)
 	(void)user;	/* addr names the target in full */
 	if (l->n++ > 0)
 		reply_more(l->s, R_EXPN_ITEM, l->last);
-	snprintf(l->last, sizeof(l->last), "<%s>", addr);
+	log_fmt(l->last, sizeof(l->last), "<%s>", addr);
 }
 
 static void
@@ -995,7 +1004,7 @@ sess_start(struct session *s)
 
 	s->state = ST_INIT;
 	s->spool = -1;
-	snprintf(s->sessid, sizeof(s->sessid), "%lX%05lX",
+	log_fmt(s->sessid, sizeof(s->sessid), "%lX%05lX",
 	    (unsigned long)time(NULL), (unsigned long)getpid() & 0xfffff);
 	log_info("session=%s connect client=%s", s->sessid,
 	    log_esc(peer, sizeof(peer), conf.peer[0] != '\0' ? conf.peer :
