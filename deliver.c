@@ -446,6 +446,15 @@ dotlock(const char *lock, time_t until, const struct trust *t,
 	}
 }
 
+/* Two digits of v at p, the first a pad when v < 10. */
+static char *
+two_digits(char *p, int v, char pad)
+{
+	*p++ = v < 10 ? pad : (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
 /* The mboxrd "From " line: sender without blanks, then the date. */
 static void
 from_line(struct out *o, const char *sender)
@@ -457,24 +466,42 @@ from_line(struct out *o, const char *sender)
 		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 	};
-	char line[MAX_PATH_LEN + 64], date[64];
-	const struct tm *tm = log_tm(time(NULL));
+	static char date[48];
+	static size_t datelen;
+	static time_t dated = (time_t)-1;
+	char line[MAX_PATH_LEN + 64];
+	time_t now = time(NULL);
 	size_t i, n;
-	int k;
 
 	n = (size_t)log_fmt(line, sizeof(line), "From %s",
 	    *sender != '\0' ? sender : "MAILER-DAEMON");
 	for (i = 5; i < n; i++)
 		if (line[i] == ' ' || line[i] == '\t')
 			line[i] = '_';
-	/* strftime's " %a %b %e %H:%M:%S %Y\n" in the C locale. */
-	k = log_fmt(date, sizeof(date), " %s %s %2d %02d:%02d:%02d %d\n",
-	    days[(unsigned)tm->tm_wday % 7], months[(unsigned)tm->tm_mon % 12],
-	    tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec,
-	    tm->tm_year + 1900);
+	/* strftime's " %a %b %e %H:%M:%S %Y\n" in the C locale, per second. */
+	if (now != dated) {
+		const struct tm *tm = log_tm(now);
+		char *p = date;
+
+		*p++ = ' ';
+		memcpy(p, days[(unsigned)tm->tm_wday % 7], 3);
+		p[3] = ' ';
+		memcpy(p + 4, months[(unsigned)tm->tm_mon % 12], 3);
+		p[7] = ' ';
+		p = two_digits(p + 8, tm->tm_mday, ' ');
+		*p++ = ' ';
+		p = two_digits(p, tm->tm_hour, '0');
+		*p++ = ':';
+		p = two_digits(p, tm->tm_min, '0');
+		*p++ = ':';
+		p = two_digits(p, tm->tm_sec, '0');
+		p += log_fmt(p, sizeof(date) - (size_t)(p - date), " %d\n",
+		    tm->tm_year + 1900);
+		datelen = (size_t)(p - date);
+		dated = now;
+	}
 	out_put(o, line, n);
-	if (k > 0 && (size_t)k < sizeof(date))
-		out_put(o, date, (size_t)k);
+	out_put(o, date, datelen);
 }
 
 /* The copy for the mbox: From_ line, envelope headers, text, blank line. */
