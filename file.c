@@ -19,7 +19,7 @@
 int
 f_mailbox(char *buf, size_t sz, const char *user, const char *suffix)
 {
-	int n = snprintf(buf, sz, "%s/%s%s", conf.maildir, user, suffix);
+	int n = log_fmt(buf, sz, "%s/%s%s", conf.maildir, user, suffix);
 
 	return n > 0 && (size_t)n < sz ? 0 : -1;
 }
@@ -55,7 +55,7 @@ f_match(const char *prefix, char *buf, size_t sz)
 		    !f_has_mailbox(de->d_name))
 			continue;
 		if (n++ == 0)
-			snprintf(buf, sz, "%s", de->d_name);
+			log_fmt(buf, sz, "%s", de->d_name);
 	}
 	closedir(d);
 	return n;
