@@ -152,13 +152,13 @@ alias_load(const char *file)
 	int fd, lineno = 0, start = 1;
 
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
-		die("%s: %s", file, strerror(errno));
+		die_errno("%s", file);
 	if ((buf = aliasfile = malloc(MAX_ALIASFILE + 1)) == NULL)
 		die("aliases: out of memory");
 	while ((n = read(fd, buf + len, MAX_ALIASFILE - len)) > 0)
 		len += (size_t)n;
 	if (n < 0)
-		die("%s: %s", file, strerror(errno));
+		die_errno("%s", file);
 	if (len == MAX_ALIASFILE)
 		die("%s: larger than %d bytes", file, MAX_ALIASFILE);
 	close(fd);

@@ -72,7 +72,7 @@ dlv_template(struct template *t, const char *cmd, int opt)
 	if (t->n == 0 || t->words[0][0] != '/')
 		die("-%c: the program must be an absolute path", opt);
 	if (access(t->words[0], X_OK) != 0)
-		die("-%c: %s: %s", opt, t->words[0], strerror(errno));
+		die_errno("-%c: %s", opt, t->words[0]);
 }
 
 static void
@@ -261,7 +261,7 @@ lock_take(const char *lock, const char *text)
 	ok = write(fd, rec, LOCK_REC) == LOCK_REC && link(tmp, lock) == 0;
 	e = errno;
 	if (unlink(tmp) != 0 && errno != ENOENT)
-		log_err("mbox %s: unlink: %s", tmp, strerror(errno));
+		log_warn("mbox %s: unlink", tmp);
 	if (!ok) {
 		close(fd);
 		errno = e;
@@ -550,7 +550,7 @@ mbox_lock(const char *path, const char *lock, const char *user,
 	if ((out.fd = mbox_open(path, user)) < 0) {
 		int e = errno;	/* syslog() may change it; musl's does */
 
-		log_err("mbox %s: %s", path, strerror(e));
+		log_warn("mbox %s", path);
 		return e == ELOOP ? EX_TEMPFAIL : errno_status(e);
 	}
 	if (fstat(out.fd, &st) != 0 || !S_ISREG(st.st_mode) ||
@@ -574,15 +574,13 @@ mbox_lock(const char *path, const char *lock, const char *user,
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	if (lock_wait(out.fd, &fl, until) != 0) {
-		int e = errno;
-
-		log_err("mbox %s: fcntl lock: %s", path, strerror(e));
+		log_warn("mbox %s: fcntl lock", path);
 		close(out.fd);
 		return EX_TEMPFAIL;
 	}
 	if ((r = dotlock(lock, until, t, dead, lfd)) != 0) {
 		if (r == -1)
-			log_err("mbox %s: lock: %s", lock, strerror(errno));
+			log_warn("mbox %s: lock", lock);
 		close(out.fd);
 		return EX_TEMPFAIL;
 	}
@@ -594,7 +592,7 @@ mbox_lock(const char *path, const char *lock, const char *user,
 	log_info("mbox %s: replaced while waiting for the lock; reopening",
 	    path);
 	if (unlink(lock) != 0)
-		log_err("mbox %s: unlock: %s", lock, strerror(errno));
+		log_warn("mbox %s: unlock", lock);
 	close(*lfd);
 	close(out.fd);
 	return 1;
@@ -713,7 +711,7 @@ deliver_mbox(const struct message *m, const char *user,
 	    (unsigned long long)st.st_ino, (long long)start,
 	    (long long)(start + out.count));
 	if (lock_rewrite(lfd, text) != 0) {
-		log_err("mbox %s: lock: %s", lock, strerror(errno));
+		log_warn("mbox %s: lock", lock);
 		goto unlock;
 	}
 	if (mbox_copy(&out, m, user) != 0 && out.err == 0)
@@ -721,14 +719,15 @@ deliver_mbox(const struct message *m, const char *user,
 	if (out.err == 0 && fsync(out.fd) != 0)
 		out.err = errno;
 	if (out.err != 0) {
-		log_err("mbox %s: write: %s", path, strerror(out.err));
+		errno = out.err;
+		log_warn("mbox %s: write", path);
 		if (ftruncate(out.fd, start) != 0 || fsync(out.fd) != 0)
-			log_err("mbox %s: truncate: %s", path, strerror(errno));
+			log_warn("mbox %s: truncate", path);
 	} else
 		rc = 0;
 unlock:
 	if (unlink(lock) != 0)
-		log_err("mbox %s: unlock: %s", lock, strerror(errno));
+		log_warn("mbox %s: unlock", lock);
 	(void)close(lfd);	/* unlinked already: nothing to lose */
 	if (close(out.fd) != 0 && rc == 0)
 		rc = EX_TEMPFAIL;
@@ -748,7 +747,7 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 	if (mailbox_path(path, sizeof(path), user, "") != 0 ||
 	    (md = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0) {
-		log_err("maildir %s: %s", path, strerror(errno));
+		log_warn("maildir %s", path);
 		return EX_TEMPFAIL;
 	}
 	/* tmp/ and new/ may not be symlinks either: no writing through them. */
@@ -774,7 +773,7 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 	log_fmt(new, sizeof(new), "new/%s", tmp + 4);
 	if ((out.fd = openat(td, tmp + 4, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, mode)) < 0) {
-		log_err("maildir %s/%s: %s", path, tmp, strerror(errno));
+		log_warn("maildir %s/%s", path, tmp);
 		close(td);
 		close(nd);
 		return EX_TEMPFAIL;
@@ -793,12 +792,13 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 	if (out.err == 0 && fsync(nd) != 0)
 		out.err = errno;
 	close(nd);
-	if (out.err != 0)
-		log_err("maildir %s/%s: %s", path, tmp, strerror(out.err));
-	else
+	if (out.err != 0) {
+		errno = out.err;
+		log_warn("maildir %s/%s", path, tmp);
+	} else
 		rc = 0;
 	if (unlinkat(td, tmp + 4, 0) != 0 && errno != ENOENT) {
-		log_err("maildir %s/%s: unlink: %s", path, tmp, strerror(errno));
+		log_warn("maildir %s/%s: unlink", path, tmp);
 		rc = EX_TEMPFAIL;
 	}
 	close(td);
@@ -817,7 +817,7 @@ trust_init(struct trust *t, const char *user)
 	struct stat st;
 
 	if (stat(conf.maildir, &st) != 0) {
-		log_err("mail directory %s: %s", conf.maildir, strerror(errno));
+		log_warn("mail directory %s", conf.maildir);
 		return -1;
 	}
 	t->shared = (st.st_mode & S_IWOTH) != 0;
@@ -992,7 +992,7 @@ wait_child(pid_t pid, int logfd, int secs, char *said, size_t saidsz)
 		if (w == pid)
 			break;
 		if (w < 0 && errno != EINTR) {
-			log_err("waitpid: %s", strerror(errno));
+			log_warn("waitpid");
 			return -1;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1056,11 +1056,11 @@ deliver_copy(const struct message *m, const struct target *tg)
 		return DLV_PERM;
 	}
 	if (t != NULL && pipe(pfd) != 0) {
-		log_err("pipe: %s", strerror(errno));
+		log_warn("pipe");
 		return DLV_TEMP;
 	}
 	if ((pid = fork()) < 0) {
-		log_err("fork: %s", strerror(errno));
+		log_warn("fork");
 		if (pfd[0] >= 0) {
 			close(pfd[0]);
 			close(pfd[1]);
@@ -1113,7 +1113,7 @@ deliver_tty(const struct message *m, const struct target *tg)
 	int fd, status;
 
 	if ((pid = fork()) < 0) {
-		log_err("fork: %s", strerror(errno));
+		log_warn("fork");
 		return -1;
 	}
 	if (pid == 0) {

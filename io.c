@@ -62,7 +62,7 @@ wait_fd(int fd, short events, const struct timespec *dl)
 		if (r == 0)
 			return 0;
 		if (errno != EINTR)
-			die("poll: %s", strerror(errno));
+			die_errno("poll");
 	}
 }
 

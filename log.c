@@ -164,6 +164,21 @@ log_warn(const char *fmt, ...)
 	log_vfmt(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_err("%s: %s", msg, strerror(saved));
+	errno = saved;
+}
+
+/* die() with ": " and strerror(errno) appended, as log_warn() does. */
+void
+die_errno(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_vfmt(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	die("%s: %s", msg, strerror(saved));
 }
 
 void

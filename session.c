@@ -785,7 +785,7 @@ new_message(struct session *s)
 		return -1;
 	}
 	if (ftruncate(s->spool, 0) != 0 || lseek(s->spool, 0, SEEK_SET) != 0) {
-		log_err("session=%s spool: %s", s->sessid, strerror(errno));
+		log_warn("session=%s spool", s->sessid);
 		reply(s, R_LOCALERR, NULL);
 		return -1;
 	}

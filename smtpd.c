@@ -163,7 +163,7 @@ drop_privileges(const char *user, const char *root)
 			die("-u %s: refusing to run as root", user);
 		/* No name, no group list: the one group given, and no NSS. */
 		if (setgroups(1, &gid) != 0)
-			die("-u %s: groups: %s", user, strerror(errno));
+			die_errno("-u %s: groups", user);
 	} else if (user != NULL) {
 		if ((pw = getpwnam(user)) == NULL)
 			die("-u %s: no such user", user);
@@ -173,14 +173,14 @@ drop_privileges(const char *user, const char *root)
 			die("-u %s: refusing to run as root", user);
 		/* Sets the supplementary groups, e.g. mail, from outside. */
 		if (initgroups(user, gid) != 0)
-			die("-u %s: groups: %s", user, strerror(errno));
+			die_errno("-u %s: groups", user);
 	}
 	if (root != NULL && (chroot(root) != 0 || chdir("/") != 0))
-		die("chroot %s: %s", root, strerror(errno));
+		die_errno("chroot %s", root);
 	if (user == NULL)
 		return;
 	if (setgid(gid) != 0 || setuid(uid) != 0)
-		die("cannot become %s: %s", user, strerror(errno));
+		die_errno("cannot become %s", user);
 	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
 	    getegid() != gid || setuid(0) == 0 ||
 	    (gid != 0 && setgid(0) == 0))
@@ -308,13 +308,13 @@ main(int argc, char *argv[])
 	 */
 	if (root != NULL && getenv("TZ") == NULL &&
 	    setenv("TZ", ":/etc/localtime", 1) != 0)
-		die("setenv TZ: %s", strerror(errno));
+		die_errno("setenv TZ");
 	tzset();
 	if (conf.hostname[0] == '\0') {
 		char h[MAX_HOSTNAME + 1];
 
 		if (gethostname(h, sizeof(h)) != 0)
-			die("gethostname: %s", strerror(errno));
+			die_errno("gethostname");
 		h[MAX_HOSTNAME] = '\0';
 		sanitize(conf.hostname, sizeof(conf.hostname), h, strlen(h));
 	}
@@ -330,7 +330,7 @@ main(int argc, char *argv[])
 	/* Every mailbox is reached through it, as the -u user. */
 	startup_why = R_NOMAILDIR;
 	if (stat(conf.maildir, &st) != 0 || access(conf.maildir, X_OK) != 0)
-		die("mail directory %s: %s", conf.maildir, strerror(errno));
+		die_errno("mail directory %s", conf.maildir);
 	if (!S_ISDIR(st.st_mode))
 		die("mail directory %s: not a directory", conf.maildir);
 	starting = 0;

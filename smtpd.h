@@ -164,6 +164,7 @@ void	 log_info(const char *, ...) PRINTFLIKE(1, 2);
 void	 log_err(const char *, ...) PRINTFLIKE(1, 2);
 void	 log_warn(const char *, ...) PRINTFLIKE(1, 2);
 void	 die(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
+void	 die_errno(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 size_t	 sanitize(char *, size_t, const char *, size_t);
 const char *log_esc(char *, size_t, const char *);
 void	 log_open(void);
