@@ -187,105 +187,128 @@ drop_privileges(const char *user, const char *root)
 		die("privileges of %s not dropped", user);
 }
 
-int
-main(int argc, char *argv[])
-{
-	const char *user = NULL, *root = NULL, *aliases = NULL;
-	const char *mda = NULL, *fwd = NULL;
-	struct stat st;
-	int ch, queue = 0;
+/* What the options name that start-up acts on, rather than conf. */
+struct opts {
+	const char	*user, *root, *aliases, *mda, *fwd;
+	int		 queue;		/* 'p', 'q' or 0 for a session */
+};
 
-	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN);
-	log_open();
-	if (atexit(startup_reply) != 0)
-		die("atexit failed");
+/* An option that turns a feature on; 0 if ch is no such option. */
+static int
+flag_option(int ch)
+{
+	switch (ch) {
+	case '8':
+		conf.utf8tty = 1;
+		break;
+	case 'E':
+		conf.expn = 1;
+		break;
+	case 'F':
+		conf.force = 1;
+		break;
+	case 'L':
+		conf.lmtp = 1;
+		break;
+	case 'V':
+		conf.vrfy = 1;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* An option with a value that goes into conf; 0 if ch is no such option. */
+static int
+value_option(int ch, char *arg)
+{
+	switch (ch) {
+	case 'A':
+		conf.maxage = number(arg, 0, 3650L * 86400, ch);
+		break;
+	case 'D':
+		if (conf.ndomains == MAX_DOMAINS)
+			die("too many -D");
+		conf.domains[conf.ndomains++] = arg;
+		break;
+	case 'd':
+		conf.maildir = arg;
+		break;
+	case 'h':
+		if (strlen(arg) > MAX_HOSTNAME)
+			die("-h: name too long");
+		sanitize(conf.hostname, sizeof(conf.hostname), arg,
+		    strlen(arg));
+		break;
+	case 'I':
+		conf.maxinterval = number(arg, 1, 365L * 86400, ch);
+		break;
+	case 'k':
+		conf.agenttime = (int)number(arg, 1, 86400, ch);
+		break;
+	case 'n':
+		conf.maxrcpt = (size_t)number(arg, 1, MAX_TARGETS, ch);
+		break;
+	case 'Q':
+		conf.queuedir = arg;
+		break;
+	case 'R':
+		conf.retry = number(arg, 0, 365L * 86400, ch);
+		break;
+	case 's':
+		conf.maxsize = (unsigned long)number(arg, 1, LONG_MAX, ch);
+		break;
+	case 'T':
+		conf.datatime = (int)number(arg, 1, 86400, ch);
+		break;
+	case 't':
+		conf.timeout = (int)number(arg, 1, 86400, ch);
+		break;
+	case 'U':
+		conf.utmp = arg;
+		break;
+	case 'w':
+		conf.lockwait = (int)number(arg, 0, 3600, ch);
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* Parse the command line into conf and o, or exit. */
+static void
+parse_options(int argc, char *argv[], struct opts *o)
+{
+	char esc[MAX_LOGVAL];
+	int ch;
+
+	memset(o, 0, sizeof(*o));
 	opterr = 0;	/* getopt() would tell stderr */
-	while ((ch = getopt(argc, argv, ":8A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
+	while ((ch = getopt(argc, argv,
+	    ":8A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
+		if (flag_option(ch) || value_option(ch, optarg))
+			continue;
 		switch (ch) {
-		case '8':
-			conf.utf8tty = 1;
-			break;
 		case 'a':
-			aliases = optarg;
-			break;
-		case 'E':
-			conf.expn = 1;
+			o->aliases = optarg;
 			break;
 		case 'f':
-			fwd = optarg;
-			break;
-		case 'k':
-			conf.agenttime = (int)number(optarg, 1, 86400, ch);
-			break;
-		case 'L':
-			conf.lmtp = 1;
+			o->fwd = optarg;
 			break;
 		case 'm':
-			mda = optarg;
-			break;
-		case 'V':
-			conf.vrfy = 1;
-			break;
-		case 'A':
-			conf.maxage = number(optarg, 0, 3650L * 86400, ch);
-			break;
-		case 'F':
-			conf.force = 1;
-			break;
-		case 'I':
-			conf.maxinterval = number(optarg, 1, 365L * 86400, ch);
+			o->mda = optarg;
 			break;
 		case 'p':
 		case 'q':
-			queue = ch;
-			break;
-		case 'Q':
-			conf.queuedir = optarg;
-			break;
-		case 'R':
-			conf.retry = number(optarg, 0, 365L * 86400, ch);
-			break;
-		case 'D':
-			if (conf.ndomains == MAX_DOMAINS)
-				die("too many -D");
-			conf.domains[conf.ndomains++] = optarg;
-			break;
-		case 'd':
-			conf.maildir = optarg;
-			break;
-		case 'h':
-			if (strlen(optarg) > MAX_HOSTNAME)
-				die("-h: name too long");
-			sanitize(conf.hostname, sizeof(conf.hostname), optarg,
-			    strlen(optarg));
-			break;
-		case 'n':
-			conf.maxrcpt = (size_t)number(optarg, 1, MAX_TARGETS,
-			    ch);
+			o->queue = ch;
 			break;
 		case 'r':
-			root = optarg;
-			break;
-		case 's':
-			conf.maxsize = (unsigned long)number(optarg, 1,
-			    LONG_MAX, ch);
-			break;
-		case 'T':
-			conf.datatime = (int)number(optarg, 1, 86400, ch);
-			break;
-		case 't':
-			conf.timeout = (int)number(optarg, 1, 86400, ch);
-			break;
-		case 'U':
-			conf.utmp = optarg;
+			o->root = optarg;
 			break;
 		case 'u':
-			user = optarg;
-			break;
-		case 'w':
-			conf.lockwait = (int)number(optarg, 0, 3600, ch);
+			o->user = optarg;
 			break;
 		case ':':
 			usage("missing argument to -", optopt);
@@ -293,14 +316,19 @@ main(int argc, char *argv[])
 			usage("bad option -", optopt);
 		}
 	}
-	if (optind != argc) {
-		char esc[MAX_LOGVAL];
-
+	if (optind != argc)
 		die("unexpected argument %s",
 		    log_esc(esc, sizeof(esc), argv[optind]));
-	}
-	if ((user != NULL || root != NULL) && geteuid() != 0)
+	if ((o->user != NULL || o->root != NULL) && geteuid() != 0)
 		die("-u and -r need root");
+}
+
+/* The time zone and the host name, while the real filesystem is there. */
+static void
+zone_and_host(const char *root)
+{
+	char h[MAX_HOSTNAME + 1];
+
 	/*
 	 * With TZ unset, glibc's localtime() stats /etc/localtime on every
 	 * call and falls back to UTC inside a jail that lacks it; naming the
@@ -310,31 +338,32 @@ main(int argc, char *argv[])
 	    setenv("TZ", ":/etc/localtime", 1) != 0)
 		die_errno("setenv TZ");
 	tzset();
-	if (conf.hostname[0] == '\0') {
-		char h[MAX_HOSTNAME + 1];
+	if (conf.hostname[0] != '\0')
+		return;
+	if (gethostname(h, sizeof(h)) != 0)
+		die_errno("gethostname");
+	h[MAX_HOSTNAME] = '\0';
+	sanitize(conf.hostname, sizeof(conf.hostname), h, strlen(h));
+}
 
-		if (gethostname(h, sizeof(h)) != 0)
-			die_errno("gethostname");
-		h[MAX_HOSTNAME] = '\0';
-		sanitize(conf.hostname, sizeof(conf.hostname), h, strlen(h));
-	}
-	find_peer();
-	if (aliases != NULL)
-		alias_load(aliases);
-	drop_privileges(user, root);
-	/* Agents run inside the jail as the -u user: check them there. */
-	if (mda != NULL)
-		dlv_template(&conf.mda, mda, 'm');
-	if (fwd != NULL)
-		dlv_template(&conf.fwd, fwd, 'f');
-	/* Every mailbox is reached through it, as the -u user. */
+/* Every mailbox is reached through the mail directory, as the -u user. */
+static void
+check_maildir(void)
+{
+	struct stat st;
+
 	startup_why = R_NOMAILDIR;
 	if (stat(conf.maildir, &st) != 0 || access(conf.maildir, X_OK) != 0)
 		die_errno("mail directory %s", conf.maildir);
 	if (!S_ISDIR(st.st_mode))
 		die("mail directory %s: not a directory", conf.maildir);
-	starting = 0;
+}
 
+/* Start-up is over: list or run the queue, or serve the session. */
+static void NORETURN
+run(int queue)
+{
+	starting = 0;
 	if (queue == 'p')
 		exit(q_print());
 	if (queue == 'q') {
@@ -350,3 +379,28 @@ main(int argc, char *argv[])
 	sess_run();
 }
 
+int
+main(int argc, char *argv[])
+{
+	struct opts o;
+
+	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	log_open();
+	if (atexit(startup_reply) != 0)
+		die("atexit failed");
+	parse_options(argc, argv, &o);
+	zone_and_host(o.root);
+	find_peer();
+	if (o.aliases != NULL)
+		alias_load(o.aliases);
+	drop_privileges(o.user, o.root);
+	/* Agents run inside the jail as the -u user: check them there. */
+	if (o.mda != NULL)
+		dlv_template(&conf.mda, o.mda, 'm');
+	if (o.fwd != NULL)
+		dlv_template(&conf.fwd, o.fwd, 'f');
+	check_maildir();
+	run(o.queue);
+}
