@@ -1,16 +1,22 @@
 /*
- * Files: the mail directory (a mailbox's path, whether one exists, the
- * unlinked spool) and the two loops every reader and writer of a file
- * uses, read at an offset and write all.  Calls addr.c and log.c only.
+ * The mail directory and its files, for delivery and the layers above
+ * it: a mailbox's path, whether one exists, the unlinked spool, whom a
+ * mailbox or lock may belong to (struct trust); the one read-at-offset
+ * and write-all loops; and the one buffered writer of mailbox files
+ * (struct f_out, with a sticky error) with the copy of the spool into it,
+ * envelope headers first, mboxrd-quoted on request.  Calls addr.c and
+ * log.c only.
  */
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "smtpd.h"
@@ -123,5 +129,199 @@ f_write(int fd, const void *buf, size_t n)
 		p += w;
 		n -= (size_t)w;
 	}
+	return 0;
+}
+
+/* The spool as read for mboxrd quoting, one copy at a time. */
+static char		inbuf[65536];
+
+/*
+ * The one buffered writer of mailbox files: write what o holds, or with
+ * fd -1 only count it; the first error stays in o->err.
+ */
+void
+f_flush(struct f_out *o)
+{
+	if (o->fd < 0)
+		o->count += (off_t)o->len;
+	else if (o->err == 0 && f_write(o->fd, o->buf, o->len) != 0)
+		o->err = errno;
+	o->len = 0;
+}
+
+/* Add n bytes at p to o, flushing when the buffer fills. */
+void
+f_put(struct f_out *o, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t room = sizeof(o->buf) - o->len;
+
+		if (room == 0) {
+			f_flush(o);
+			continue;
+		}
+		if (room > n)
+			room = n;
+		memcpy(o->buf + o->len, p, room);
+		o->len += room;
+		p += room;
+		n -= room;
+	}
+}
+
+/* Does an mboxrd reader need one more '>' before this line? */
+static int
+needs_quote(const char *p, size_t n)
+{
+	while (n > 0 && *p == '>')
+		p++, n--;
+	return n >= 5 && memcmp(p, "From ", 5) == 0;
+}
+
+/*
+ * Append the spool to o from m->offset.  Without quoting the spool is read
+ * straight into the output buffer, so a small message is one write.
+ */
+int
+f_copy(const struct message *m, struct f_out *o, int quote)
+{
+	off_t off = 0;
+	size_t have = 0;
+	ssize_t n;
+
+	if (o->fd < 0 && !quote) {	/* only counting: nothing changes */
+		o->count += m->size;
+		return 0;
+	}
+	while (off < m->size) {
+		char *dst = quote ? inbuf + have : o->buf + o->len;
+		size_t room = quote ? sizeof(inbuf) - have :
+		    sizeof(o->buf) - o->len;
+
+		if (room == 0) {
+			f_flush(o);
+			continue;
+		}
+		if ((size_t)(m->size - off) < room)
+			room = (size_t)(m->size - off);
+		if ((n = f_pread(m->fd, dst, room, m->offset + off)) <= 0)
+			return -1;
+		off += n;
+		if (!quote) {
+			o->len += (size_t)n;
+			continue;
+		}
+		have += (size_t)n;
+		{
+			char *p = inbuf, *end = inbuf + have, *nl;
+
+			while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+				if (needs_quote(p, (size_t)(nl - p)))
+					f_put(o, ">", 1);
+				f_put(o, p, (size_t)(nl - p) + 1);
+				p = nl + 1;
+			}
+			have = (size_t)(end - p);
+			if (have == sizeof(inbuf) || off == m->size) {
+				f_put(o, p, have);	/* no LF: cannot be */
+				have = 0;
+			} else
+				memmove(inbuf, p, have);
+		}
+	}
+	return 0;
+}
+
+/* Return-Path: and Delivered-To:, above smtpd's Received: header. */
+void
+f_envelope(struct f_out *o, const struct message *m, const char *user)
+{
+	char hdr[1024];
+	int n;
+
+	n = log_fmt(hdr, sizeof(hdr), "Return-Path: <%s>\nDelivered-To: "
+	    "%s@%s\n", m->sender, user, conf.hostname);
+	if (n > 0 && (size_t)n < sizeof(hdr))
+		f_put(o, hdr, (size_t)n);
+}
+
+/* The exit code of a delivery child for a failed lookup: errno e. */
+int
+f_exit_code(int e)
+{
+	return e == ENOENT ? EX_NOUSER : EX_TEMPFAIL;
+}
+
+/* 50 ms, between polls of a lock or of a child. */
+void
+f_pause(void)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* May this uid own a mailbox or lock in a shared directory? */
+int
+f_trusted_uid(const struct trust *t, uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || uid == t->rcpt;
+}
+
+/*
+ * May smtpd write into this mailbox (mbox file or Maildir directory)?
+ * Never one anybody may write, nor one group-writable for a group smtpd
+ * is not in; in a shared directory only one owned by root, smtpd's user
+ * or the recipient.
+ */
+int
+f_trusted(const char *path, const struct stat *st, const struct trust *t)
+{
+	gid_t groups[256];
+	int i, n, ok = 0;
+
+	if (t->shared && !f_trusted_uid(t, st->st_uid)) {
+		log_err("mailbox %s: owned by uid %ld, not by the recipient "
+		    "or smtpd; refused", path, (long)st->st_uid);
+		return 0;
+	}
+	if (st->st_mode & S_IWOTH) {
+		log_err("mailbox %s: world-writable; refused", path);
+		return 0;
+	}
+	if (!(st->st_mode & S_IWGRP) || st->st_gid == getegid())
+		return 1;
+	n = getgroups(sizeof(groups) / sizeof(groups[0]), groups);
+	for (i = 0; i < n; i++)
+		ok |= groups[i] == st->st_gid;
+	if (!ok)
+		log_err("mailbox %s: writable by group %ld, not smtpd's; "
+		    "refused", path, (long)st->st_gid);
+	return ok;
+}
+
+/*
+ * How far to trust what is in DIR: a directory anybody may write must be
+ * sticky, and then only mailboxes and locks of root, smtpd's user or the
+ * recipient count.  Returns -1 (logged) when DIR is not fit for mail.
+ */
+int
+f_trust_init(struct trust *t, const char *user)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (stat(conf.maildir, &st) != 0) {
+		log_warn("mail directory %s", conf.maildir);
+		return -1;
+	}
+	t->shared = (st.st_mode & S_IWOTH) != 0;
+	if (t->shared && !(st.st_mode & S_ISVTX)) {
+		log_err("mail directory %s: world-writable without the sticky "
+		    "bit; refused", conf.maildir);
+		return -1;
+	}
+	t->rcpt = t->shared && (pw = getpwnam(user)) != NULL ? pw->pw_uid :
+	    geteuid();
 	return 0;
 }

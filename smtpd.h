@@ -13,7 +13,8 @@
  *	    queue.c	-> deliver dsn addr file io log
  *	    data.c	-> file io log
  *	    alias.c	-> addr file log
- *	    deliver.c	-> tty log
+ *	    deliver.c	-> mbox tty file log
+ *	      mbox.c	-> file log
  *	      dsn.c	-> addr file log
  *	      tty.c	-> file log
  *	        file.c	-> addr log
@@ -26,6 +27,7 @@
 
 #include <sys/types.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <stddef.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -225,6 +227,29 @@ int	 dsn_build(const struct message *, long long, const struct target *,
 	    size_t, int, const char *, struct target *, struct message *,
 	    char *, size_t);
 
+/* sysexits codes of a delivery child */
+#define EX_NOUSER	67
+#define EX_CANTCREAT	73
+#define EX_TEMPFAIL	75
+
+/*
+ * Buffered output to a mailbox file; err keeps the first errno.  With fd
+ * -1 nothing is written and count adds up the bytes instead.
+ */
+struct f_out {
+	int	 fd;
+	int	 err;
+	off_t	 count;
+	size_t	 len;
+	char	 buf[65536];
+};
+
+/* Who may own a mailbox or its lock: decided once per delivery. */
+struct trust {
+	int	 shared;	/* DIR is world-writable (and sticky) */
+	uid_t	 rcpt;		/* the recipient's uid, or smtpd's */
+};
+
 /* file.c */
 int	 f_mailbox(char *, size_t, const char *, const char *);
 int	 f_has_mailbox(const char *);
@@ -232,6 +257,19 @@ size_t	 f_match(const char *, char *, size_t);
 int	 f_spool(void);
 ssize_t	 f_pread(int, void *, size_t, off_t);
 int	 f_write(int, const void *, size_t);
+void	 f_flush(struct f_out *);
+void	 f_put(struct f_out *, const char *, size_t);
+int	 f_copy(const struct message *, struct f_out *, int);
+void	 f_envelope(struct f_out *, const struct message *, const char *);
+int	 f_exit_code(int);
+void	 f_pause(void);
+int	 f_trusted_uid(const struct trust *, uid_t);
+int	 f_trusted(const char *, const struct stat *, const struct trust *);
+int	 f_trust_init(struct trust *, const char *);
+
+/* mbox.c */
+int	 mbox_deliver(const struct message *, const char *,
+	    const struct trust *);
 
 /* tty.c */
 int	 tty_open(const char *);
