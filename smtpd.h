@@ -9,25 +9,31 @@
  * the others) and that the graph has no cycle.
  *
  *	smtpd.c		-> session alias deliver queue log
- *	  session.c	-> data alias deliver queue addr file tty io log
- *	    queue.c	-> deliver dsn addr file io log
- *	    data.c	-> file io log
- *	    alias.c	-> addr file log
- *	    deliver.c	-> mbox tty file log
- *	      mbox.c	-> file log
- *	      dsn.c	-> addr file log
- *	      tty.c	-> file log
- *	        file.c	-> addr log
- *	        addr.c	-> -
+ *	  session.c	-> rcpt message reply addr io log
+ *	    rcpt.c	-> reply alias addr file tty log
+ *	    message.c	-> reply data deliver queue file io log
+ *	      reply.c	-> io log
+ *	      data.c	-> file io log
+ *	      alias.c	-> addr file log
+ *	      queue.c	-> deliver dsn addr file io log
+ *	        deliver.c	-> mbox tty file log
+ *	        dsn.c	-> addr file log
+ *	          mbox.c	-> file log
+ *	          tty.c	-> file log
+ *	            file.c	-> addr log
+ *	            addr.c	-> -
  *	io.c		-> log
  *	log.c		-> -
+ *
+ * session.h holds what session.c, rcpt.c, message.c and reply.c share.
  */
 #ifndef SMTPD_H
 #define SMTPD_H
 
 #include <sys/types.h>
-#include <stdarg.h>
 #include <sys/stat.h>
+
+#include <stdarg.h>
 #include <stddef.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -185,7 +191,7 @@ int		 addr_is_local(const char *);
 void		 addr_lower(char *);
 int		 addr_valid_user(const char *);
 
-/* session.c */
+/* session.c; the rest of the session is in session.h */
 void	 sess_run(void) NORETURN;
 void	 sess_refuse(void) NORETURN;
 

@@ -1,0 +1,397 @@
+/*
+ * Naming recipients: RCPT, with the local part resolved through the
+ * aliases to delivery targets (duplicates marked, lists bounded, SEND's
+ * terminal checked), and VRFY and EXPN, which answer from the same
+ * aliases and mailboxes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpd.h"
+#include "session.h"
+
+/*
+ * alias_add_fn: one more target for the RCPT being handled.  Past
+ * MAX_TARGETS targets are only counted, so that resolve() can tell a list
+ * too long for any transaction from one too long for this one.
+ */
+static void
+add_target(void *ctx, enum target_kind kind, const char *user,
+    const char *addr)
+{
+	struct session *s = ctx;
+	struct target *t;
+
+	if (s->ntarget == MAX_TARGETS || s->nomem) {
+		s->dropped++;
+		return;
+	}
+	if (s->ntarget == s->targetcap) {
+		size_t cap = s->targetcap ? s->targetcap * 2 : 8;
+
+		if (cap > MAX_TARGETS)
+			cap = MAX_TARGETS;
+		if ((t = realloc(s->targets, cap * sizeof(*t))) == NULL) {
+			s->nomem = 1;
+			return;
+		}
+		s->targets = t;
+		s->targetcap = cap;
+	}
+	t = &s->targets[s->ntarget++];
+	memset(t, 0, sizeof(*t));
+	t->kind = kind;
+	log_fmt(t->user, sizeof(t->user), "%s", user);
+	log_fmt(t->addr, sizeof(t->addr), "%s", addr);
+}
+
+/*
+ * One copy per mailbox and per remote address: mark each target from
+ * first on that repeats an earlier one.  Run once the targets of an RCPT
+ * have their final places, so that each dup names the right index.
+ */
+static void
+mark_dups(struct session *s, size_t first)
+{
+	size_t i, j;
+
+	for (j = first; j < s->ntarget; j++) {
+		struct target *t = &s->targets[j];
+
+		for (i = 0; i < j; i++)
+			if (s->targets[i].kind == t->kind &&
+			    s->targets[i].dup == 0 &&
+			    (t->kind == T_LOCAL ?
+			    strcmp(s->targets[i].user, t->user) :
+			    strcasecmp(s->targets[i].addr, t->addr)) == 0) {
+				t->dup = i + 1;
+				break;
+			}
+	}
+}
+
+/* The reply for an expansion that alias_expand() refused. */
+static enum reply
+alias_error(enum alias_result r)
+{
+	return r == AL_TOOBIG ? R_ALIASBIG : R_ALIASLOOP;
+}
+
+/*
+ * Resolve a local name to targets from index first on; returns the reply
+ * for the RCPT, R_RCPT_OK when the targets stand.
+ */
+static enum reply
+resolve(struct session *s, const char *local, const char *addr,
+    size_t first)
+{
+	size_t i, n;
+	enum alias_result r;
+
+	s->dropped = 0;
+	s->nomem = 0;
+	if (!addr_valid_user(local))
+		return R_NOUSER;
+	if ((r = alias_expand(local, add_target, s, &n)) == AL_TOODEEP ||
+	    r == AL_TOOBIG)
+		return alias_error(r);
+	if (r == AL_NONE) {
+		if (strcmp(local, "postmaster") != 0 && !f_has_mailbox(local))
+			return R_NOUSER;
+		add_target(s, T_LOCAL, local, addr);
+	}
+	if (s->nomem)
+		return R_LOCALERR;
+	/*
+	 * A list longer than any transaction may hold is refused for good;
+	 * one that only overflows this transaction fits in the next.
+	 */
+	if (s->dropped > 0) {
+		if (s->ntarget - first + s->dropped > MAX_TARGETS) {
+			char name[MAX_LOGVAL];
+
+			log_err("session=%s alias=%s members=%zu limit=%d "
+			    "refused=too-many-members", s->sessid,
+			    log_esc(name, sizeof(name), local),
+			    s->ntarget - first + s->dropped, MAX_TARGETS);
+			return R_LISTTOOBIG;
+		}
+		return R_TOOMANYRCPT;
+	}
+	/* RFC 5321 3.4: one remote target is a forwarding. */
+	if (s->ntarget - first == 1 && s->targets[first].kind == T_REMOTE)
+		return conf.fwd.n > 0 ? R_FORWARD : R_NOTLOCAL;
+	if (conf.fwd.n == 0) {		/* list members we cannot reach */
+		for (i = n = first; i < s->ntarget; i++) {
+			if (s->targets[i].kind == T_REMOTE) {
+				char name[MAX_LOGVAL], member[MAX_LOGVAL];
+
+				log_info("session=%s alias=%s member=<%s> "
+				    "skipped=no-forwarder", s->sessid,
+				    log_esc(name, sizeof(name), local),
+				    log_esc(member, sizeof(member),
+				    s->targets[i].addr));
+				continue;
+			}
+			s->targets[n++] = s->targets[i];
+		}
+		s->ntarget = n;
+	}
+	mark_dups(s, first);
+	return s->ntarget > first ? R_RCPT_OK : R_NOUSER;
+}
+
+/*
+ * RFC 821 3.4: SEND text goes to terminals only.  A forwarded address is
+ * the client's to try (551); else every target must be a local user on a
+ * terminal that accepts messages, or the RCPT gets 450.
+ */
+static enum reply
+send_check(struct session *s, enum reply rep, size_t first)
+{
+	size_t i;
+
+	if (rep == R_FORWARD)
+		return R_NOTLOCAL;
+	for (i = first; i < s->ntarget; i++)
+		if (s->targets[i].kind != T_LOCAL ||
+		    !tty_active(s->targets[i].user))
+			return R_NOTACTIVE;
+	return rep;
+}
+
+void
+cmd_rcpt(struct session *s, char *arg)
+{
+	struct path pa;
+	const char *end;
+	enum reply rep;
+	struct rcpt *r;
+	size_t first = s->ntarget;
+
+	if (strncasecmp(arg, "TO:", 3) != 0) {
+		reply(s, R_SYNTAX, NULL);
+		return;
+	}
+	arg += 3;
+	while (*arg == ' ')
+		arg++;
+	if ((end = addr_path(arg, &pa, ADDR_RCPT | ADDR_UTF8)) == NULL ||
+	    (*end != '\0' && *end != ' ')) {
+		reply(s, R_BADRCPT, NULL);
+		return;
+	}
+	if (!s->utf8 && addr_8bit(pa.addr)) {
+		reply(s, R_NONASCII, NULL);
+		return;
+	}
+	while (*end == ' ')
+		end++;
+	if (*end != '\0') {
+		reply(s, R_BADPARAM, end);
+		return;
+	}
+	if (pa.domain[0] != '\0' && !addr_is_local(pa.domain)) {
+		reply(s, R_NORELAY, NULL);
+		return;
+	}
+	if (s->nrcpt == conf.maxrcpt) {
+		reply(s, R_TOOMANYRCPT, NULL);
+		return;
+	}
+	if (s->nrcpt == s->rcptcap) {
+		size_t cap = s->rcptcap ? s->rcptcap * 2 : 8;
+
+		if (cap > conf.maxrcpt)
+			cap = conf.maxrcpt;
+		if ((r = realloc(s->rcpts, cap * sizeof(*r))) == NULL) {
+			reply(s, R_LOCALERR, NULL);
+			return;
+		}
+		s->rcpts = r;
+		s->rcptcap = cap;
+	}
+	addr_lower(pa.local);
+	rep = resolve(s, pa.local, pa.addr, first);
+	if (s->kind == TX_SEND && (rep == R_RCPT_OK || rep == R_FORWARD))
+		rep = send_check(s, rep, first);
+	if (rep != R_RCPT_OK && rep != R_FORWARD) {
+		char to[MAX_PATH_LEN + 3];
+
+		log_fmt(to, sizeof(to), "<%s>", rep == R_NOTLOCAL ?
+		    s->targets[first].addr : "");
+		s->ntarget = first;
+		reply(s, rep, to);	/* logged as a refusal */
+		return;
+	}
+	r = &s->rcpts[s->nrcpt++];
+	memcpy(r->addr, pa.addr, sizeof(r->addr));
+	r->first = first;
+	r->count = s->ntarget - first;
+	s->state = ST_RCPT;
+	if (rep == R_FORWARD) {
+		char to[MAX_PATH_LEN + 3];
+
+		log_fmt(to, sizeof(to), "<%s>", s->targets[first].addr);
+		reply(s, R_FORWARD, to);
+	} else
+		reply(s, R_RCPT_OK, NULL);
+}
+
+/*
+ * The local name a VRFY or EXPN argument names: "<path>", "user@domain" or
+ * "user".  Returns 1 with the name, lower-cased, in local; or 0 with the
+ * reply to send in *why.
+ */
+static int
+vrfy_name(char *arg, char *local, enum reply *why)
+{
+	char buf[MAX_CMDLINE + 2];
+	struct path pa;
+	const char *end;
+
+	*why = R_NOUSER;
+	if (*arg == '\0') {
+		*why = R_SYNTAX;
+		return 0;
+	}
+	if (strchr(arg, '@') == NULL && *arg != '<') {
+		log_fmt(local, MAX_LOCAL + 1, "%s", arg);
+		addr_lower(local);
+		return strlen(arg) <= MAX_LOCAL && addr_valid_user(local);
+	}
+	log_fmt(buf, sizeof(buf), *arg == '<' ? "%s" : "<%s>", arg);
+	if ((end = addr_path(buf, &pa, 1)) == NULL || *end != '\0') {
+		*why = R_SYNTAX;
+		return 0;
+	}
+	if (pa.domain[0] != '\0' && !addr_is_local(pa.domain))
+		return 0;
+	memcpy(local, pa.local, MAX_LOCAL + 1);
+	addr_lower(local);
+	return addr_valid_user(local);
+}
+
+/* alias_add_fn for VRFY: count the targets, keep the first. */
+struct first_target {
+	size_t		 n;
+	enum target_kind kind;
+	char		 addr[MAX_PATH_LEN + 1];
+};
+
+static void
+vrfy_add(void *ctx, enum target_kind kind, const char *user, const char *addr)
+{
+	struct first_target *f = ctx;
+
+	(void)user;	/* addr names the target in full */
+	if (f->n++ == 0) {
+		f->kind = kind;
+		log_fmt(f->addr, sizeof(f->addr), "%s", addr);
+	}
+}
+
+void
+cmd_vrfy(struct session *s, char *arg)
+{
+	struct first_target f = { 0, T_LOCAL, "" };
+	char local[MAX_LOCAL + 1], out[MAX_LOCAL + MAX_HOSTNAME + 8], match[256];
+	enum reply r;
+	size_t x;
+	int hit;
+
+	if (*arg == '\0') {
+		reply(s, R_SYNTAX, NULL);
+		return;
+	}
+	if (!conf.vrfy) {		/* the same answer for everyone */
+		reply(s, R_VRFY_CANNOT, NULL);
+		return;
+	}
+	if (!vrfy_name(arg, local, &r)) {
+		reply(s, r, NULL);
+		return;
+	}
+	hit = alias_expand(local, vrfy_add, &f, &x) == AL_EXPANDED && x > 0;
+	if (hit && f.n == 1 && f.kind == T_REMOTE) {
+		log_fmt(out, sizeof(out), "<%s>", f.addr);
+		reply(s, conf.fwd.n > 0 ? R_VRFY_FORWARD : R_NOTLOCAL, out);
+		return;
+	}
+	if (hit || strcmp(local, "postmaster") == 0 || f_has_mailbox(local)) {
+		log_fmt(out, sizeof(out), "<%s@%s>", local, conf.hostname);
+		reply(s, R_VRFY_OK, out);
+		return;
+	}
+	/* RFC 5321 3.5.3: a partial name may match one user or several. */
+	switch (alias_match(local, match, sizeof(match)) +
+	    f_match(local, match, sizeof(match))) {
+	case 0:
+		reply(s, R_NOUSER, NULL);
+		break;
+	case 1:
+		log_fmt(out, sizeof(out), "<%.64s@%s>", match, conf.hostname);
+		reply(s, R_VRFY_OK, out);
+		break;
+	default:
+		reply(s, R_VRFY_AMBIG, local);
+	}
+}
+
+/* alias_add_fn for EXPN: each member is one line, the last one waits. */
+struct expn_list {
+	struct session	*s;
+	size_t		 n;
+	char		 last[MAX_PATH_LEN + 3];
+};
+
+static void
+expn_add(void *ctx, enum target_kind kind, const char *user, const char *addr)
+{
+	struct expn_list *l = ctx;
+
+	(void)kind;
+	(void)user;	/* addr names the target in full */
+	if (l->n++ > 0)
+		reply_more(l->s, R_EXPN_ITEM, l->last);
+	log_fmt(l->last, sizeof(l->last), "<%s>", addr);
+}
+
+void
+cmd_expn(struct session *s, char *arg)
+{
+	struct first_target f = { 0, T_LOCAL, "" };
+	struct expn_list l;
+	char local[MAX_LOCAL + 1];
+	enum reply r;
+	enum alias_result ar;
+	size_t x;
+
+	if (!conf.expn) {
+		reply(s, R_EXPN_DISABLED, NULL);
+		return;
+	}
+	if (!vrfy_name(arg, local, &r)) {
+		reply(s, r, NULL);
+		return;
+	}
+	/* Count first, so that an error never follows continuation lines. */
+	if ((ar = alias_expand(local, vrfy_add, &f, &x)) == AL_TOODEEP ||
+	    ar == AL_TOOBIG) {
+		reply(s, alias_error(ar), NULL);
+		return;
+	}
+	if (ar == AL_NONE || x == 0) {
+		reply(s, R_NOUSER, NULL);
+		return;
+	}
+	l.s = s;
+	l.n = 0;
+	ar = alias_expand(local, expn_add, &l, &x);	/* as counted */
+	reply(s, R_EXPN_ITEM, l.last);
+}
