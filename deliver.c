@@ -49,42 +49,61 @@ dlv_template(struct template *t, const char *cmd, int opt)
 		die_errno("-%c: %s", opt, t->words[0]);
 }
 
-/* Write one copy into the Maildir DIR/user: tmp/, fsync, link into new/. */
+/* Open the Maildir path's tmp/ and new/; 0, or -1 logged. */
 static int
-deliver_maildir(const struct message *m, const char *user, mode_t mode)
+maildir_dirs(const char *path, int *td, int *nd)
 {
-	static unsigned int counter;
-	char path[4096], host[MAX_HOSTNAME + 1], tmp[512], new[512];
-	struct timeval tv;
-	int md, td, nd, rc = EX_TEMPFAIL;
-	size_t i;
+	int md;
 
-	if (f_mailbox(path, sizeof(path), user, "") != 0 ||
-	    (md = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	if ((md = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0) {
 		log_warn("maildir %s", path);
-		return EX_TEMPFAIL;
+		return -1;
 	}
 	/* tmp/ and new/ may not be symlinks either: no writing through them. */
-	td = openat(md, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	nd = openat(md, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	*td = openat(md, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	*nd = openat(md, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	close(md);
-	if (td < 0 || nd < 0) {
-		log_err("maildir %s: tmp/ or new/ is not a directory", path);
-		if (td >= 0)
-			close(td);
-		if (nd >= 0)
-			close(nd);
-		return EX_TEMPFAIL;
-	}
+	if (*td >= 0 && *nd >= 0)
+		return 0;
+	log_err("maildir %s: tmp/ or new/ is not a directory", path);
+	if (*td >= 0)
+		close(*td);
+	if (*nd >= 0)
+		close(*nd);
+	return -1;
+}
+
+/* A name no other delivery has: time, pid, counter, host (tmp/ form). */
+static void
+maildir_name(char *tmp, size_t sz)
+{
+	static unsigned int counter;
+	char host[MAX_HOSTNAME + 1];
+	struct timeval tv;
+	size_t i;
+
 	memcpy(host, conf.hostname, sizeof(host));
 	for (i = 0; host[i] != '\0'; i++)
 		if (host[i] == '/' || host[i] == ':')
 			host[i] = '_';
 	gettimeofday(&tv, NULL);
-	log_fmt(tmp, sizeof(tmp), "tmp/%lld.M%06ldP%ldQ%u.%s",
+	log_fmt(tmp, sz, "tmp/%lld.M%06ldP%ldQ%u.%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    ++counter, host);
+}
+
+/* Write one copy into the Maildir DIR/user: tmp/, fsync, link into new/. */
+static int
+deliver_maildir(const struct message *m, const char *user, mode_t mode)
+{
+	char path[4096], tmp[512], new[512];
+	int td, nd, rc = EX_TEMPFAIL;
+
+	if (f_mailbox(path, sizeof(path), user, "") != 0 ||
+	    maildir_dirs(path, &td, &nd) != 0)
+		return EX_TEMPFAIL;
+	maildir_name(tmp, sizeof(tmp));
 	log_fmt(new, sizeof(new), "new/%s", tmp + 4);
 	if ((out.fd = openat(td, tmp + 4, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, mode)) < 0) {
@@ -321,32 +340,20 @@ wait_child(pid_t pid, int logfd, int secs, char *said, size_t saidsz)
 }
 
 /*
- * Fork one delivery child for the target and wait for it.  Exit 0 is
- * delivered, EX_TEMPFAIL, a signal or a time-out temporary, anything else
- * permanent.
+ * Fork the child that writes one copy: the mailbox writer, or with t the
+ * agent run with argv.  Returns its wait status, -1 after a time-out or
+ * -2 when it could not be started; what an agent said goes to said.
  */
 static int
-deliver_copy(const struct message *m, const struct target *tg)
+run_child(const struct message *m, const struct target *tg,
+    const struct template *t, char **argv, char *said, size_t saidsz)
 {
-	const struct template *t = tg->kind == T_REMOTE ? &conf.fwd :
-	    conf.mda.n > 0 ? &conf.mda : NULL;
-	char *argv[MAX_WORDS + 1], words[4096], said[256];
-	struct timespec t0, t1;
-	long long ms;
-	char addr[MAX_LOGVAL], user[MAX_LOGVAL], esaid[MAX_LOGVAL];
-	int status, st, pfd[2] = { -1, -1 };
+	int pfd[2] = { -1, -1 };
 	pid_t pid;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (t != NULL && expand_words(t, m, tg, words, sizeof(words),
-	    argv) != 0) {
-		log_err("msg=%s rcpt=<%s>: agent arguments too long", m->id,
-		    log_esc(addr, sizeof(addr), tg->addr));
-		return DLV_PERM;
-	}
 	if (t != NULL && pipe(pfd) != 0) {
 		log_warn("pipe");
-		return DLV_TEMP;
+		return -2;
 	}
 	if ((pid = fork()) < 0) {
 		log_warn("fork");
@@ -354,7 +361,7 @@ deliver_copy(const struct message *m, const struct target *tg)
 			close(pfd[0]);
 			close(pfd[1]);
 		}
-		return DLV_TEMP;
+		return -2;
 	}
 	if (pid == 0) {
 		if (t == NULL)
@@ -365,8 +372,35 @@ deliver_copy(const struct message *m, const struct target *tg)
 	if (pfd[1] >= 0)
 		close(pfd[1]);
 	/* The built-in writer bounds its own waits; agents get -k. */
-	status = wait_child(pid, pfd[0], t != NULL ? conf.agenttime : -1,
-	    said, sizeof(said));
+	return wait_child(pid, pfd[0], t != NULL ? conf.agenttime : -1, said,
+	    saidsz);
+}
+
+/*
+ * Fork one delivery child for the target and wait for it.  Exit 0 is
+ * delivered, EX_TEMPFAIL, a signal or a time-out temporary, anything else
+ * permanent.
+ */
+static int
+deliver_copy(const struct message *m, const struct target *tg)
+{
+	const struct template *t = tg->kind == T_REMOTE ? &conf.fwd :
+	    conf.mda.n > 0 ? &conf.mda : NULL;
+	char *argv[MAX_WORDS + 1], words[4096], said[256] = "";
+	struct timespec t0, t1;
+	long long ms;
+	char addr[MAX_LOGVAL], user[MAX_LOGVAL], esaid[MAX_LOGVAL];
+	int status, st;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (t != NULL && expand_words(t, m, tg, words, sizeof(words),
+	    argv) != 0) {
+		log_err("msg=%s rcpt=<%s>: agent arguments too long", m->id,
+		    log_esc(addr, sizeof(addr), tg->addr));
+		return DLV_PERM;
+	}
+	if ((status = run_child(m, tg, t, argv, said, sizeof(said))) == -2)
+		return DLV_TEMP;
 	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		st = DLV_OK;
 	else if (status == -1 || WIFSIGNALED(status) ||

@@ -439,12 +439,39 @@ cut_dead_tail(const char *path, const struct stat *st,
 	return (off_t)dead->start;
 }
 
+/*
+ * Say in the lock we hold where the copy will go: the mbox (st), where it
+ * starts and, counted first, where a whole copy ends, so that a delivery
+ * that finds the lock of a dead one can cut off exactly its tail.
+ */
+static int
+lock_announce(int lfd, const char *lock, const struct message *m,
+    const char *user, const struct stat *st, off_t start)
+{
+	char text[128];
+	int fd = out.fd;
+
+	out.fd = -1;
+	out.count = 0;
+	mbox_copy(&out, m, user);
+	out.fd = fd;
+	log_fmt(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld\n",
+	    (long)getpid(), (unsigned long long)st->st_dev,
+	    (unsigned long long)st->st_ino, (long long)start,
+	    (long long)(start + out.count));
+	if (lock_rewrite(lfd, text) != 0) {
+		log_warn("mbox %s: lock", lock);
+		return -1;
+	}
+	return 0;
+}
+
 /* Append one copy to the mbox DIR/user; returns a sysexits code. */
 int
 mbox_deliver(const struct message *m, const char *user,
     const struct trust *t)
 {
-	char path[4096], lock[4096], text[128];
+	char path[4096], lock[4096];
 	struct stat st;
 	struct lockinfo dead;
 	off_t start;
@@ -466,25 +493,9 @@ mbox_deliver(const struct message *m, const char *user,
 	if (rc != 0)
 		return rc;
 	rc = EX_TEMPFAIL;
-	if ((start = cut_dead_tail(path, &st, &dead)) < 0)
+	if ((start = cut_dead_tail(path, &st, &dead)) < 0 ||
+	    lock_announce(lfd, lock, m, user, &st, start) != 0)
 		goto unlock;
-	/* The whole copy's length first, so that the lock can say it. */
-	{
-		int fd = out.fd;
-
-		out.fd = -1;
-		out.count = 0;
-		mbox_copy(&out, m, user);
-		out.fd = fd;
-	}
-	log_fmt(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld\n",
-	    (long)getpid(), (unsigned long long)st.st_dev,
-	    (unsigned long long)st.st_ino, (long long)start,
-	    (long long)(start + out.count));
-	if (lock_rewrite(lfd, text) != 0) {
-		log_warn("mbox %s: lock", lock);
-		goto unlock;
-	}
 	if (mbox_copy(&out, m, user) != 0 && out.err == 0)
 		out.err = errno ? errno : EIO;
 	if (out.err == 0 && fsync(out.fd) != 0)

@@ -165,64 +165,77 @@ send_check(struct session *s, enum reply rep, size_t first)
 	return rep;
 }
 
+/* Room for one more RCPT in s->rcpts; 0, or -1 when memory is short. */
+static int
+rcpt_room(struct session *s)
+{
+	struct rcpt *r;
+	size_t cap;
+
+	if (s->nrcpt < s->rcptcap)
+		return 0;
+	cap = s->rcptcap ? s->rcptcap * 2 : 8;
+	if (cap > conf.maxrcpt)
+		cap = conf.maxrcpt;
+	if ((r = realloc(s->rcpts, cap * sizeof(*r))) == NULL)
+		return -1;
+	s->rcpts = r;
+	s->rcptcap = cap;
+	return 0;
+}
+
+/*
+ * Parse RCPT's argument into pa and check that it may be taken: returns
+ * R_RCPT_OK, or the reply that refuses it with its argument in *why.
+ */
+static enum reply
+rcpt_path(struct session *s, char *arg, struct path *pa, const char **why)
+{
+	const char *end;
+
+	*why = NULL;
+	if (strncasecmp(arg, "TO:", 3) != 0)
+		return R_SYNTAX;
+	arg += 3;
+	while (*arg == ' ')
+		arg++;
+	if ((end = addr_path(arg, pa, ADDR_RCPT | ADDR_UTF8)) == NULL ||
+	    (*end != '\0' && *end != ' '))
+		return R_BADRCPT;
+	if (!s->utf8 && addr_8bit(pa->addr))
+		return R_NONASCII;
+	while (*end == ' ')
+		end++;
+	if (*end != '\0') {
+		*why = end;
+		return R_BADPARAM;
+	}
+	if (pa->domain[0] != '\0' && !addr_is_local(pa->domain))
+		return R_NORELAY;
+	if (s->nrcpt == conf.maxrcpt)
+		return R_TOOMANYRCPT;
+	return rcpt_room(s) == 0 ? R_RCPT_OK : R_LOCALERR;
+}
+
 void
 cmd_rcpt(struct session *s, char *arg)
 {
+	char to[MAX_PATH_LEN + 3];
 	struct path pa;
-	const char *end;
+	const char *why;
 	enum reply rep;
 	struct rcpt *r;
 	size_t first = s->ntarget;
 
-	if (strncasecmp(arg, "TO:", 3) != 0) {
-		reply(s, R_SYNTAX, NULL);
+	if ((rep = rcpt_path(s, arg, &pa, &why)) != R_RCPT_OK) {
+		reply(s, rep, why);
 		return;
-	}
-	arg += 3;
-	while (*arg == ' ')
-		arg++;
-	if ((end = addr_path(arg, &pa, ADDR_RCPT | ADDR_UTF8)) == NULL ||
-	    (*end != '\0' && *end != ' ')) {
-		reply(s, R_BADRCPT, NULL);
-		return;
-	}
-	if (!s->utf8 && addr_8bit(pa.addr)) {
-		reply(s, R_NONASCII, NULL);
-		return;
-	}
-	while (*end == ' ')
-		end++;
-	if (*end != '\0') {
-		reply(s, R_BADPARAM, end);
-		return;
-	}
-	if (pa.domain[0] != '\0' && !addr_is_local(pa.domain)) {
-		reply(s, R_NORELAY, NULL);
-		return;
-	}
-	if (s->nrcpt == conf.maxrcpt) {
-		reply(s, R_TOOMANYRCPT, NULL);
-		return;
-	}
-	if (s->nrcpt == s->rcptcap) {
-		size_t cap = s->rcptcap ? s->rcptcap * 2 : 8;
-
-		if (cap > conf.maxrcpt)
-			cap = conf.maxrcpt;
-		if ((r = realloc(s->rcpts, cap * sizeof(*r))) == NULL) {
-			reply(s, R_LOCALERR, NULL);
-			return;
-		}
-		s->rcpts = r;
-		s->rcptcap = cap;
 	}
 	addr_lower(pa.local);
 	rep = resolve(s, pa.local, pa.addr, first);
 	if (s->kind == TX_SEND && (rep == R_RCPT_OK || rep == R_FORWARD))
 		rep = send_check(s, rep, first);
 	if (rep != R_RCPT_OK && rep != R_FORWARD) {
-		char to[MAX_PATH_LEN + 3];
-
 		log_fmt(to, sizeof(to), "<%s>", rep == R_NOTLOCAL ?
 		    s->targets[first].addr : "");
 		s->ntarget = first;
@@ -235,8 +248,6 @@ cmd_rcpt(struct session *s, char *arg)
 	r->count = s->ntarget - first;
 	s->state = ST_RCPT;
 	if (rep == R_FORWARD) {
-		char to[MAX_PATH_LEN + 3];
-
 		log_fmt(to, sizeof(to), "<%s>", s->targets[first].addr);
 		reply(s, R_FORWARD, to);
 	} else
