@@ -1,13 +1,11 @@
 /*
  * The deferred queue: copies that failed temporarily wait here for the
  * next "smtpd -q", and copies that cannot be delivered become delivery
- * status notifications (RFC 3464).  Each entry is one file in the queue
- * directory: a small text envelope, a blank line, then the spool exactly
- * as the session received it.  An entry is written to a temp name,
- * fsync'd and renamed, and never changed in place, so a crash leaves
- * either the old entry or the new one.  A runner works on an entry only
- * while it holds an fcntl lock on it; the kernel drops the lock of a
- * killed runner, and the next run picks the entry up again.
+ * status notifications (RFC 3464).  The queue directory holds one file
+ * per entry (entry.c writes and reads them).  A runner works on an entry
+ * only while it holds an fcntl lock on it; the kernel drops the lock of a
+ * killed runner, and the next run picks the entry up again.  smtpd -p
+ * lists the queue through io.c's writer.
  */
 #include <sys/stat.h>
 
@@ -24,87 +22,7 @@
 
 #include "smtpd.h"
 
-#define Q_MAGIC		"smtpd-queue 1"
-#define Q_TMP		"tmp."		/* names being written */
 #define Q_STALE_TMP	86400		/* a temp file this old was abandoned */
-#define Q_MAXLINE	1024		/* envelope line, LF included */
-
-/* One queue entry: the envelope of the file, and where the message starts. */
-struct entry {
-	char		 sender[MAX_PATH_LEN + 1];
-	long long	 arrival;	/* first try, seconds since the epoch */
-	long long	 next;		/* next try is due then */
-	unsigned int	 attempts;
-	int		 has_from;
-	char		 error[256];	/* last temporary error */
-	struct target	*rcpts;		/* status DLV_TEMP: still pending */
-	size_t		 nrcpt;
-	off_t		 body;		/* offset of the spooled message */
-};
-
-/* Line reader over pread, which leaves the fd's lock and offset alone. */
-struct lr {
-	int	 fd;
-	off_t	 off;		/* file offset of buf[0] */
-	size_t	 pos, len;
-	char	 buf[8192];
-};
-
-/* Copy size bytes of fd from offset off to f; 0, or -1 with errno. */
-static int
-copy_out(FILE *f, int fd, off_t off, off_t size)
-{
-	char buf[65536];
-	ssize_t n;
-
-	while (size > 0) {
-		size_t want = (size_t)size < sizeof(buf) ? (size_t)size :
-		    sizeof(buf);
-
-		if ((n = f_pread(fd, buf, want, off)) <= 0) {
-			if (n == 0)
-				errno = EIO;	/* the file shrank */
-			return -1;
-		}
-		if (fwrite(buf, 1, (size_t)n, f) != (size_t)n)
-			return -1;
-		off += n;
-		size -= n;
-	}
-	return 0;
-}
-
-/*
- * Read one line without its LF into line (size sz).  Returns 1, 0 at the
- * end of the file, -1 for an error or an overlong line.
- */
-static int
-lr_line(struct lr *r, char *line, size_t sz)
-{
-	size_t n = 0;
-	ssize_t got;
-
-	for (;;) {
-		if (r->pos == r->len) {
-			r->off += (off_t)r->len;
-			r->pos = r->len = 0;
-			got = f_pread(r->fd, r->buf, sizeof(r->buf), r->off);
-			if (got < 0)
-				return -1;
-			if (got == 0)
-				return n > 0 ? -1 : 0;
-			r->len = (size_t)got;
-		}
-		if (r->buf[r->pos] == '\n') {
-			r->pos++;
-			line[n] = '\0';
-			return 1;
-		}
-		if (n + 1 == sz)
-			return -1;
-		line[n++] = r->buf[r->pos++];
-	}
-}
 
 /* The queue directory: -Q, else DIR/.queue, a name no mailbox can have. */
 static int
@@ -219,230 +137,6 @@ entry_open(int dfd, const char *name, int flags, uid_t owner,
 	return fd;
 }
 
-/* Write the envelope of e and the pending recipients in r[0..n). */
-static void
-write_envelope(FILE *f, const struct entry *e, const struct target *r,
-    size_t n)
-{
-	size_t i;
-
-	fprintf(f, "%s\nsender %s\narrival %lld\nattempts %u\nnext %lld\n"
-	    "has-from %d\nerror %s\n", Q_MAGIC, e->sender, e->arrival,
-	    e->attempts, e->next, e->has_from, e->error);
-	/* A tab can be in neither: see addr_valid_user() and addr_path(). */
-	for (i = 0; i < n; i++) {
-		if (r[i].status != DLV_TEMP || r[i].dup != 0)
-			continue;
-		if (r[i].kind == T_REMOTE)
-			fprintf(f, "remote %s\n", r[i].addr);
-		else
-			fprintf(f, "local %s\t%s\n", r[i].user, r[i].addr);
-	}
-	putc('\n', f);
-}
-
-/*
- * Write the envelope of e, the recipients of r[0..n) whose status is
- * DLV_TEMP, and the spool of m to fd, the temp file tmp, and close it.
- * Returns 0, or -1 logged.
- */
-static int
-write_tmp(int fd, const char *tmp, const struct entry *e,
-    const struct target *r, size_t n, const struct message *m)
-{
-	FILE *f;
-	int err = 0;
-
-	if ((f = fdopen(fd, "w")) == NULL) {
-		err = errno;
-		(void)close(fd);	/* empty; unlinked by the caller */
-	} else {
-		errno = 0;
-		write_envelope(f, e, r, n);
-		if (copy_out(f, m->fd, m->offset, m->size) != 0 ||
-		    fflush(f) != 0 || ferror(f) || fsync(fd) != 0)
-			err = errno ? errno : EIO;
-		if (fclose(f) != 0 && err == 0)
-			err = errno;
-	}
-	if (err != 0) {
-		errno = err;
-		log_warn("queue %s: write", tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Give the temp file tmp its name: replace, or else a new name from id
- * (which goes to name).  Returns 0, or -1 logged.
- */
-static int
-name_entry(int dfd, const char *tmp, const char *id, const char *replace,
-    char *name, size_t namesz)
-{
-	int i;
-
-	if (replace != NULL) {
-		if (renameat(dfd, tmp, dfd, replace) != 0) {
-			log_warn("queue %s: rename", replace);
-			return -1;
-		}
-		snprintf(name, namesz, "%s", replace);
-		return 0;
-	}
-	/* link() never replaces an entry of the same name. */
-	for (i = 0; i < 100; i++) {
-		if (i == 0)
-			snprintf(name, namesz, "%s", id);
-		else
-			snprintf(name, namesz, "%s-%d", id, i);
-		if (linkat(dfd, tmp, dfd, name, 0) == 0)
-			return 0;
-		if (errno == EEXIST)
-			continue;
-		if (renameat(dfd, tmp, dfd, name) == 0)
-			return 0;
-		log_warn("queue %s: link", name);
-		return -1;
-	}
-	log_err("queue %s: no free name", id);
-	return -1;
-}
-
-/*
- * Store an entry: the envelope of e, the recipients of r[0..n) whose
- * status is DLV_TEMP, and the spool of m.  With replace the file takes
- * the place of that name; else it gets a new name from m->id (which goes
- * to name).  The directory is fsync'd before this returns 0.
- */
-static int
-write_entry(int dfd, const struct entry *e, const struct target *r, size_t n,
-    const struct message *m, const char *replace, char *name, size_t namesz)
-{
-	static unsigned int counter;
-	char tmp[64];
-	int fd, rc = -1;
-
-	snprintf(tmp, sizeof(tmp), "%s%ld.%u", Q_TMP, (long)getpid(),
-	    ++counter);
-	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		log_warn("queue %s", tmp);
-		return -1;
-	}
-	if (write_tmp(fd, tmp, e, r, n, m) == 0 &&
-	    name_entry(dfd, tmp, m->id, replace, name, namesz) == 0) {
-		if (fsync(dfd) != 0)
-			log_warn("queue: fsync");
-		else
-			rc = 0;
-	}
-	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
-		log_warn("queue %s: unlink", tmp);
-		rc = -1;
-	}
-	return rc;
-}
-
-static int
-parse_num(const char *s, long long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoll(s, &end, 10);
-	return errno != 0 || end == s || *end != '\0' || *v < 0 ? -1 : 0;
-}
-
-/* Add a target to e: "user<TAB>addr" if local, else "addr". */
-static int
-add_rcpt(struct entry *e, enum target_kind kind, const char *v)
-{
-	const char *tab = strchr(v, '\t'), *addr = v;
-	struct target *r;
-	size_t ul = 0;
-
-	if (kind == T_LOCAL) {
-		if (tab == NULL || (ul = (size_t)(tab - v)) > MAX_LOCAL)
-			return -1;
-		addr = tab + 1;
-	}
-	if (*addr == '\0' || strlen(addr) > MAX_PATH_LEN)
-		return -1;
-	if ((r = realloc(e->rcpts, (e->nrcpt + 1) * sizeof(*r))) == NULL)
-		return -1;
-	e->rcpts = r;
-	r = &e->rcpts[e->nrcpt];
-	memset(r, 0, sizeof(*r));
-	r->kind = kind;
-	memcpy(r->user, v, ul);
-	r->user[ul] = '\0';
-	memcpy(r->addr, addr, strlen(addr) + 1);
-	r->status = DLV_TEMP;
-	if (kind == T_LOCAL && !addr_valid_user(r->user))
-		return -1;
-	e->nrcpt++;
-	return 0;
-}
-
-/* Read the envelope of the entry open on fd into e; -1 if it is bad. */
-static int
-read_entry(int fd, struct entry *e)
-{
-	static struct lr r;
-	char line[Q_MAXLINE];
-	long long v;
-	int got, seen = 0;
-
-	memset(e, 0, sizeof(*e));
-	memset(&r, 0, offsetof(struct lr, buf));
-	r.fd = fd;
-	if (lr_line(&r, line, sizeof(line)) != 1 || strcmp(line, Q_MAGIC) != 0)
-		goto bad;
-	while ((got = lr_line(&r, line, sizeof(line))) == 1 &&
-	    line[0] != '\0') {
-		char *val = strchr(line, ' ');
-
-		if (val == NULL)
-			goto bad;
-		*val++ = '\0';
-		if (strcmp(line, "sender") == 0 && strlen(val) <= MAX_PATH_LEN) {
-			memcpy(e->sender, val, strlen(val) + 1);
-			seen |= 1;
-		} else if (strcmp(line, "arrival") == 0 && parse_num(val, &v) == 0) {
-			e->arrival = v;
-			seen |= 2;
-		} else if (strcmp(line, "attempts") == 0 &&
-		    parse_num(val, &v) == 0 && v < 1000000) {
-			e->attempts = (unsigned int)v;
-			seen |= 4;
-		} else if (strcmp(line, "next") == 0 && parse_num(val, &v) == 0) {
-			e->next = v;
-			seen |= 8;
-		} else if (strcmp(line, "has-from") == 0)
-			e->has_from = strcmp(val, "0") != 0;
-		else if (strcmp(line, "error") == 0)
-			sanitize(e->error, sizeof(e->error), val, strlen(val));
-		else if (strcmp(line, "local") == 0 ||
-		    strcmp(line, "remote") == 0) {
-			if (add_rcpt(e, line[0] == 'l' ? T_LOCAL : T_REMOTE,
-			    val) != 0)
-				goto bad;
-		} else
-			goto bad;
-	}
-	if (got != 1 || seen != 15 || e->nrcpt == 0)
-		goto bad;
-	e->body = r.off + (off_t)r.pos;
-	return 0;
-bad:
-	free(e->rcpts);
-	e->rcpts = NULL;
-	e->nrcpt = 0;
-	return -1;
-}
-
 /*
  * Notify the sender of m about the recipients of r[0..n) that failed for
  * good (and, if expired, those still pending).  The notification comes
@@ -490,7 +184,7 @@ notify(int dfd, const struct message *m, long long arrival,
 		e.attempts = 1;
 		e.has_from = d.has_from;
 		dsn_diag(e.error, sizeof(e.error), &to);
-		if (dfd >= 0 && write_entry(dfd, &e, &to, 1, &d, NULL, name,
+		if (dfd >= 0 && entry_write(dfd, &e, &to, 1, &d, NULL, name,
 		    sizeof(name)) == 0) {
 			log_info("msg=%s queued=%s rcpt=<%s>", id, name,
 			    log_esc(addr, sizeof(addr), to.addr));
@@ -566,7 +260,7 @@ q_settle(const struct message *m, struct target *r, size_t n)
 	for (i = 0; r[i].status != DLV_TEMP || r[i].dup != 0; i++)
 		continue;
 	dsn_diag(e.error, sizeof(e.error), &r[i]);
-	if (write_entry(dfd, &e, r, n, m, NULL, name, sizeof(name)) != 0) {
+	if (entry_write(dfd, &e, r, n, m, NULL, name, sizeof(name)) != 0) {
 		q_close(dfd);
 		return -1;
 	}
@@ -742,7 +436,7 @@ settle_entry(int dfd, const char *name, struct entry *e,
 	}
 	if (temp > 0 && !expired) {
 		e->next = (long long)now + backoff(e->attempts);
-		if (write_entry(dfd, e, e->rcpts, e->nrcpt, m, name, renamed,
+		if (entry_write(dfd, e, e->rcpts, e->nrcpt, m, name, renamed,
 		    sizeof(renamed)) != 0)
 			log_err("queue %s: not rewritten; delivered copies "
 			    "will be tried again", name);
@@ -774,7 +468,7 @@ run_entry(int dfd, const char *name, uid_t owner)
 
 	if ((fd = lock_entry(dfd, name, owner, &st)) < 0)
 		return;
-	if (read_entry(fd, &e) != 0) {
+	if (entry_read(fd, &e) != 0) {
 		log_err("queue %s: bad entry, left alone", name);
 	} else if (conf.force || e.next <= (long long)time(NULL)) {
 		memset(&m, 0, sizeof(m));
@@ -862,7 +556,7 @@ print_entry(int fd, const char *id, const struct stat *st, time_t now)
 	size_t j;
 	int held, due;
 
-	if (read_entry(fd, &e) != 0) {
+	if (entry_read(fd, &e) != 0) {
 		say("%s  (unreadable entry)\n", id);
 		return;
 	}

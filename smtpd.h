@@ -15,8 +15,9 @@
  *	      reply.c	-> io log
  *	      data.c	-> file io log
  *	      alias.c	-> addr file log
- *	      queue.c	-> deliver dsn addr file io log
+ *	      queue.c	-> deliver dsn entry io log
  *	        deliver.c	-> mbox tty file log
+ *	        entry.c	-> addr file log
  *	        dsn.c	-> addr file log
  *	          mbox.c	-> file log
  *	          tty.c	-> file log
@@ -220,6 +221,24 @@ void	 data_bdat_end(struct data_result *);
 /* deliver.c */
 void	 dlv_template(struct template *, const char *, int);
 int	 dlv_deliver(const struct message *, const struct target *);
+
+/* entry.c */
+#define Q_TMP		"tmp."		/* names being written */
+/* One queue entry: the envelope of the file, and where the message starts. */
+struct entry {
+	char		 sender[MAX_PATH_LEN + 1];
+	long long	 arrival;	/* first try, seconds since the epoch */
+	long long	 next;		/* next try is due then */
+	unsigned int	 attempts;
+	int		 has_from;
+	char		 error[256];	/* last temporary error */
+	struct target	*rcpts;		/* status DLV_TEMP: still pending */
+	size_t		 nrcpt;
+	off_t		 body;		/* offset of the spooled message */
+};
+int	 entry_write(int, const struct entry *, const struct target *,
+	    size_t, const struct message *, const char *, char *, size_t);
+int	 entry_read(int, struct entry *);
 
 /* queue.c */
 int	 q_settle(const struct message *, struct target *, size_t);
