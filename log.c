@@ -270,6 +270,129 @@ put(char *dst, size_t sz, size_t *len, const char *s, size_t n,
 			dst[*len] = ' ';
 }
 
+/* One conversion of a format: its flags, width, precision and size. */
+struct spec {
+	int	 left, width, prec;
+	int	 size;		/* 0 int, 1 long, 2 long long, 3 size_t */
+	char	 pad;
+};
+
+/*
+ * Parse a conversion's flags, width, precision and size from f, just
+ * after the '%', taking '*' values from ap; returns the conversion letter.
+ */
+static const char *
+parse_spec(const char *f, struct spec *sp, va_list *ap)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->prec = -1;
+	sp->pad = ' ';
+	for (; *f == '-' || *f == '0'; f++)
+		if (*f == '-')
+			sp->left = 1;
+		else
+			sp->pad = '0';
+	if (*f == '*') {
+		sp->width = va_arg(*ap, int);
+		f++;
+	} else
+		for (; *f >= '0' && *f <= '9'; f++)
+			sp->width = sp->width * 10 + (*f - '0');
+	if (*f == '.') {
+		sp->prec = 0;
+		if (*++f == '*') {
+			sp->prec = va_arg(*ap, int);
+			f++;
+		} else
+			for (; *f >= '0' && *f <= '9'; f++)
+				sp->prec = sp->prec * 10 + (*f - '0');
+	}
+	for (; *f == 'l' || *f == 'z'; f++)
+		sp->size = *f == 'z' ? 3 : sp->size + 1;
+	if (sp->width < 0) {
+		sp->left = 1;
+		sp->width = -sp->width;
+	}
+	if (sp->left)
+		sp->pad = ' ';
+	return f;
+}
+
+/* Put u in base (16: upper with X), negative with neg, as sp says. */
+static void
+put_num(char *dst, size_t sz, size_t *len, unsigned long long u,
+    unsigned base, int upper, int neg, const struct spec *sp)
+{
+	static const char digits[] = "0123456789abcdef0123456789ABCDEF";
+	char num[24], *p = num + sizeof(num);
+	int width = sp->width;
+
+	do {
+		*--p = digits[(upper ? 16 : 0) + u % base];
+		u /= base;
+	} while (u != 0);
+	if (neg && sp->pad == '0') {
+		put(dst, sz, len, "-", 1, 0, 0, ' ');
+		width = width > 0 ? width - 1 : 0;
+	} else if (neg)
+		*--p = '-';
+	put(dst, sz, len, p, (size_t)(num + sizeof(num) - p), width,
+	    sp->left, sp->pad);
+}
+
+/*
+ * Put one conversion c, its value taken from ap; returns 0 for one that
+ * log_vfmt() leaves to vsnprintf().
+ */
+static int
+put_conv(char *dst, size_t sz, size_t *len, int c, const struct spec *sp,
+    va_list *ap)
+{
+	unsigned long long u;
+	const char *str;
+	char ch;
+	long long v;
+
+	switch (c) {
+	case '%':
+		put(dst, sz, len, "%", 1, 0, 0, ' ');
+		return 1;
+	case 'c':
+		ch = (char)va_arg(*ap, int);
+		put(dst, sz, len, &ch, 1, sp->width, sp->left, ' ');
+		return 1;
+	case 's':
+		if ((str = va_arg(*ap, const char *)) == NULL)
+			str = "(null)";
+		put(dst, sz, len, str, sp->prec < 0 ? strlen(str) :
+		    strnlen(str, (size_t)sp->prec), sp->width, sp->left, ' ');
+		return 1;
+	case 'd':
+	case 'i':
+		if (sp->prec >= 0)
+			return 0;
+		v = sp->size == 0 ? va_arg(*ap, int) :
+		    sp->size == 1 ? va_arg(*ap, long) :
+		    sp->size == 2 ? va_arg(*ap, long long) :
+		    (long long)va_arg(*ap, ssize_t);
+		u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+		put_num(dst, sz, len, u, 10, 0, v < 0, sp);
+		return 1;
+	case 'u':
+	case 'x':
+	case 'X':
+		if (sp->prec >= 0)
+			return 0;
+		u = sp->size == 0 ? va_arg(*ap, unsigned) :
+		    sp->size == 1 ? va_arg(*ap, unsigned long) :
+		    sp->size == 2 ? va_arg(*ap, unsigned long long) :
+		    va_arg(*ap, size_t);
+		put_num(dst, sz, len, u, c == 'u' ? 10 : 16, c == 'X', 0, sp);
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * vsnprintf() for the conversions smtpd formats on its hot path: %s, %c,
  * %d, %i, %u, %x, %X, with -, 0, a width and a string precision (digits
@@ -279,20 +402,15 @@ put(char *dst, size_t sz, size_t *len, const char *s, size_t n,
 int
 log_vfmt(char *dst, size_t sz, const char *fmt, va_list ap)
 {
-	static const char digits[] = "0123456789abcdef0123456789ABCDEF";
-	const char *f = fmt;
+	const char *f;
+	struct spec sp;
 	size_t len = 0;
-	va_list ap0;
+	va_list ap0, aq;
 	int n;
 
 	va_copy(ap0, ap);
-	for (; *f != '\0'; f++) {
-		char num[24], *p, pad = ' ';
-		unsigned long long u;
-		int left = 0, width = 0, prec = -1, size = 0, neg = 0;
-		unsigned base;
-		const char *str;
-
+	va_copy(aq, ap);
+	for (f = fmt; *f != '\0'; f++) {
 		if (*f != '%') {
 			const char *run = f;
 
@@ -302,94 +420,17 @@ log_vfmt(char *dst, size_t sz, const char *fmt, va_list ap)
 			    ' ');
 			continue;
 		}
-		for (f++; *f == '-' || *f == '0'; f++)
-			if (*f == '-')
-				left = 1;
-			else
-				pad = '0';
-		if (*f == '*') {
-			width = va_arg(ap, int);
-			f++;
-		} else
-			for (; *f >= '0' && *f <= '9'; f++)
-				width = width * 10 + (*f - '0');
-		if (*f == '.') {
-			prec = 0;
-			if (*++f == '*') {
-				prec = va_arg(ap, int);
-				f++;
-			} else
-				for (; *f >= '0' && *f <= '9'; f++)
-					prec = prec * 10 + (*f - '0');
-		}
-		for (; *f == 'l' || *f == 'z'; f++)
-			size = *f == 'z' ? 3 : size + 1;
-		if (width < 0) {
-			left = 1;
-			width = -width;
-		}
-		if (left)
-			pad = ' ';
-		switch (*f) {
-		case '%':
-			put(dst, sz, &len, "%", 1, 0, 0, ' ');
-			continue;
-		case 'c':
-			num[0] = (char)va_arg(ap, int);
-			put(dst, sz, &len, num, 1, width, left, ' ');
-			continue;
-		case 's':
-			if ((str = va_arg(ap, const char *)) == NULL)
-				str = "(null)";
-			put(dst, sz, &len, str, prec < 0 ? strlen(str) :
-			    strnlen(str, (size_t)prec), width, left, ' ');
-			continue;
-		case 'd':
-		case 'i':
-			{
-				long long v = size == 0 ? va_arg(ap, int) :
-				    size == 1 ? va_arg(ap, long) :
-				    size == 2 ? va_arg(ap, long long) :
-				    (long long)va_arg(ap, ssize_t);
-
-				neg = v < 0;
-				u = neg ? 0ULL - (unsigned long long)v :
-				    (unsigned long long)v;
-			}
-			base = 10;
-			break;
-		case 'u':
-		case 'x':
-		case 'X':
-			u = size == 0 ? va_arg(ap, unsigned) :
-			    size == 1 ? va_arg(ap, unsigned long) :
-			    size == 2 ? va_arg(ap, unsigned long long) :
-			    va_arg(ap, size_t);
-			base = *f == 'u' ? 10 : 16;
-			break;
-		default:
+		f = parse_spec(f + 1, &sp, &aq);
+		if (!put_conv(dst, sz, &len, *f, &sp, &aq))
 			goto other;
-		}
-		if (prec >= 0)
-			goto other;
-		p = num + sizeof(num);
-		do {
-			*--p = digits[(*f == 'X' ? 16 : 0) + u % base];
-			u /= base;
-		} while (u != 0);
-		if (neg && pad == '0') {
-			put(dst, sz, &len, "-", 1, 0, 0, ' ');
-			width = width > 0 ? width - 1 : 0;
-		} else if (neg)
-			*--p = '-';
-		put(dst, sz, &len, p, (size_t)(num + sizeof(num) - p), width,
-		    left, pad);
 	}
+	va_end(aq);
 	va_end(ap0);
 	if (sz > 0)
 		dst[len < sz ? len : sz - 1] = '\0';
 	return len > INT_MAX ? -1 : (int)len;
 other:
+	va_end(aq);
 	n = vsnprintf(dst, sz, fmt, ap0);
 	va_end(ap0);
 	return n;
