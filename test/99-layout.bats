@@ -23,3 +23,15 @@ objects() {
 	grep -qx 'conf:' <<<"$output"
 	grep -qx 'io: conf log' <<<"$output"
 }
+
+@test "no source file is over 800 lines and no function over 60" {
+	local top=$BATS_TEST_DIRNAME/.. f
+	for f in "$top"/*.c "$top"/*.h; do
+		[ "$(wc -l <"$f")" -le 800 ] || { echo "$f is long"; false; }
+	done
+	# A function: from its name at the start of a line to the next "}".
+	run -0 awk '/^[a-z_][a-z_0-9]*\(/ { name = FILENAME ": " $0; start = FNR }
+		/^}/ && start { if (FNR - start + 1 > 60) print name; start = 0 }' \
+		"$top"/*.c
+	[ -z "$output" ]
+}
