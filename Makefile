@@ -24,7 +24,7 @@ SANFLAGS = -std=c99 -g -O1 -fno-omit-frame-pointer \
 	  -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZFLAGS = -g -O1 -fno-omit-frame-pointer -U_FORTIFY_SOURCE \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -Dexit=fuzz_exit -Dsyslog=fuzz_syslog
+	  -Dexit=fuzz_exit
 FUZZTIME = 60
 # The static build (make static) and the benchmark's own programs.
 MUSL_CC	= musl-gcc
