@@ -47,7 +47,7 @@ check-all: check-slow sanitize-check memcheck fuzz-run check-container
 check-slow: smtpd test/ptyhelper
 	SLOW=only sh test/run
 
-smtpd-san: $(OBJ:.o=.c) smtpd.h reply.h
+smtpd-san: $(OBJ:.o=.c) smtpd.h session.h reply.h
 	$(SAN_CC) $(SANFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
 
 # Leaks are memcheck's part: LeakSanitizer needs /proc, which a -r jail lacks.
@@ -61,10 +61,10 @@ memcheck: smtpd test/ptyhelper
 
 fuzz: fuzz/session.fuzz fuzz/path.fuzz
 
-fuzz/session.fuzz: fuzz/session_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h reply.h
+fuzz/session.fuzz: fuzz/session_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h session.h reply.h
 	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/session_fuzz.c $(LIB:.o=.c)
 
-fuzz/path.fuzz: fuzz/path_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h reply.h
+fuzz/path.fuzz: fuzz/path_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h session.h reply.h
 	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/path_fuzz.c $(LIB:.o=.c)
 
 fuzz-run: fuzz
@@ -73,7 +73,7 @@ fuzz-run: fuzz
 # A static musl build beside the default one, for comparison and for jails.
 static: smtpd-static
 
-smtpd-static: $(OBJ:.o=.c) smtpd.h reply.h
+smtpd-static: $(OBJ:.o=.c) smtpd.h session.h reply.h
 	$(MUSL_CC) -static $(CFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
 
 # Not a test: bench/run prints a table of rates and asserts nothing.
