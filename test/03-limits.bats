@@ -1,12 +1,5 @@
 load helper
 
-# pad N: N letters x.
-pad() {
-	local s
-	printf -v s '%*s' "$1" ''
-	printf '%s' "${s// /x}"
-}
-
 @test "a command line of exactly 512 octets with CRLF is accepted" {
 	line="VRFY $(pad 505)"
 	[ "${#line}" -eq 510 ]

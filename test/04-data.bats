@@ -3,15 +3,8 @@ load helper
 # Start of a transaction to alice, as printf %b text.
 START='HELO client.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@mx.test.example>\r\nDATA\r\n'
 
-pad() {
-	local s
-	printf -v s '%*s' "$1" ''
-	printf '%s' "${s// /x}"
-}
-
 @test "DATA is answered 354 and the message 250 2.0.0" {
-	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: t" "" "hello" . QUIT
+	run -0 --separate-stderr send_to alice -- "Subject: t" "" "hello"
 	codes_are 220 250 250 250 354 250 221
 	esc_is 6 2.0.0
 	count_is 1 mbox_count "$MAIL/alice"
@@ -37,24 +30,21 @@ pad() {
 }
 
 @test "one leading dot is removed from a data line" {
-	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: t" "" "..x" ".." "..." "a.b" . QUIT
+	run -0 --separate-stderr send_to alice -- "Subject: t" "" "..x" ".." "..." "a.b"
 	codes_are 220 250 250 250 354 250 221
 	[ "$(mbox_msg "$MAIL/alice" 1 body)" = $'.x\n.\n..\na.b' ]
 	[ -z "$stderr" ]
 }
 
 @test "a dot that is not alone on its line does not end the data" {
-	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: t" "" ". " " ." "x." .x . QUIT
+	run -0 --separate-stderr send_to alice -- "Subject: t" "" ". " " ." "x." .x
 	codes_are 220 250 250 250 354 250 221
 	[ "$(mbox_msg "$MAIL/alice" 1 body)" = $' \n .\nx.\nx' ]
 	[ -z "$stderr" ]
 }
 
 @test "an empty line before the dot is kept" {
-	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: t" "" "line" "" . QUIT
+	run -0 --separate-stderr send_to alice -- "Subject: t" "" "line" ""
 	codes_are 220 250 250 250 354 250 221
 	mbox_msg "$MAIL/alice" 1 body >"$BATS_TEST_TMPDIR/body"
 	printf 'line\n\n' | cmp - "$BATS_TEST_TMPDIR/body"
@@ -134,8 +124,7 @@ pad() {
 
 @test "a text line of 1000 octets with CRLF is accepted" {
 	line=$(pad 998)
-	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: t" "" "$line" . QUIT
+	run -0 --separate-stderr send_to alice -- "Subject: t" "" "$line"
 	codes_are 220 250 250 250 354 250 221
 	[ "$(mbox_msg "$MAIL/alice" 1 body)" = "$line" ]
 	[ -z "$stderr" ]
@@ -165,8 +154,7 @@ pad() {
 
 @test "a message of exactly -s bytes is accepted" {
 	# Two lines of 48 octets plus CRLF: 100 octets.
-	run -0 --separate-stderr smtp -s 100 -- "HELO client" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<alice@mx.test.example>" DATA "$(pad 48)" "$(pad 48)" . QUIT
+	run -0 --separate-stderr send_to alice -s 100 -- "$(pad 48)" "$(pad 48)"
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 	[ -z "$stderr" ]
@@ -196,8 +184,7 @@ pad() {
 
 @test "the size limit counts the message after dot-unstuffing" {
 	# On the wire each line is 49 octets plus CRLF; unstuffed, 48 plus CRLF.
-	run -0 --separate-stderr smtp -s 100 -- "HELO client" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<alice@mx.test.example>" DATA "..$(pad 47)" "..$(pad 47)" . QUIT
+	run -0 --separate-stderr send_to alice -s 100 -- "..$(pad 47)" "..$(pad 47)"
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 	[ -z "$stderr" ]

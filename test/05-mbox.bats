@@ -2,22 +2,13 @@ load helper
 
 MSG=("Subject: test" "" "hello")
 
-# to_alice OPTIONS -- BODY...: one transaction from a@b.example to alice.
-to_alice() {
-	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	smtp "${opts[@]}" -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<alice@mx.test.example>" DATA "$@" . QUIT
-}
-
 # received N: the unfolded Received header of message N in alice's mbox.
 received() {
 	mbox_msg "$MAIL/alice" "$1" header Received | head -n 1
 }
 
 @test "a message to an mbox user is appended and Python's mailbox reads it back" {
-	run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 	[ "$(mbox_msg "$MAIL/alice" 1 header Subject)" = test ]
@@ -26,7 +17,7 @@ received() {
 }
 
 @test "stored mbox lines end in LF without CR" {
-	run -0 --separate-stderr to_alice -- "Subject: test" "" "one" "two" "" "three"
+	run -0 --separate-stderr send_to alice -- "Subject: test" "" "one" "two" "" "three"
 	codes_are 220 250 250 250 354 250 221
 	no_cr "$MAIL/alice"
 	mbox_msg "$MAIL/alice" 1 body >"$BATS_TEST_TMPDIR/body"
@@ -35,7 +26,7 @@ received() {
 }
 
 @test "the mbox From_ line names the sender and an asctime date" {
-	run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice
 	head -n 1 "$MAIL/alice" | grep -q '^From a@b\.example '
 	from=$(mbox_msg "$MAIL/alice" 1 from)
 	[[ $from == "a@b.example "* ]]
@@ -53,7 +44,7 @@ received() {
 }
 
 @test "Return-Path, Delivered-To and Received are added on top in this order" {
-	run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice
 	names=$(mbox_msg "$MAIL/alice" 1 names)
 	[ "$names" = $'Return-Path\nDelivered-To\nReceived\nSubject' ]
 	[ "$(mbox_msg "$MAIL/alice" 1 header Return-Path)" = "<a@b.example>" ]
@@ -62,7 +53,7 @@ received() {
 }
 
 @test "Received names the HELO name, TCPREMOTEIP, the host, SMTP, the id, the recipient and a date" {
-	TCPREMOTEIP=192.0.2.7 run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	TCPREMOTEIP=192.0.2.7 run -0 --separate-stderr send_to alice
 	codes_are 220 250 250 250 354 250 221
 	rcvd=$(received 1)
 	echo "Received: $rcvd" >&2
@@ -85,7 +76,7 @@ received() {
 }
 
 @test "the Received id is the one in the 250 reply" {
-	run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice
 	parse_replies
 	id=${REPLY_LINES[5]##* }
 	rcvd=$(received 1)
@@ -95,7 +86,7 @@ received() {
 }
 
 @test "REMOTE_ADDR is the client address when TCPREMOTEIP is unset" {
-	REMOTE_ADDR=198.51.100.9 run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	REMOTE_ADDR=198.51.100.9 run -0 --separate-stderr send_to alice
 	rcvd=$(received 1)
 	echo "Received: $rcvd" >&2
 	[[ $rcvd == "from client.example ([198.51.100.9])"* ]]
@@ -104,7 +95,7 @@ received() {
 
 @test "TCPREMOTEIP wins over REMOTE_ADDR" {
 	TCPREMOTEIP=192.0.2.7 REMOTE_ADDR=198.51.100.9 run -0 --separate-stderr \
-	    to_alice -- "${MSG[@]}"
+	    send_to alice
 	rcvd=$(received 1)
 	echo "Received: $rcvd" >&2
 	[[ $rcvd == "from client.example ([192.0.2.7])"* ]]
@@ -112,7 +103,7 @@ received() {
 }
 
 @test "body lines matching >*From get one more > in the mbox (mboxrd)" {
-	run -0 --separate-stderr to_alice -- "Subject: quoting" "" "From x" ">From y" \
+	run -0 --separate-stderr send_to alice -- "Subject: quoting" "" "From x" ">From y" \
 	    ">>From z" "Fromage" " From w" "From"
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
@@ -150,7 +141,7 @@ received() {
 @test "delivery appends to an mbox and leaves the old messages alone" {
 	printf 'From old@old.example Mon Jan  1 00:00:00 2024\nSubject: old\n\nold body\n\n' >"$MAIL/alice"
 	cp "$MAIL/alice" "$BATS_TEST_TMPDIR/old"
-	run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice
 	codes_are 220 250 250 250 354 250 221
 	count_is 2 mbox_count "$MAIL/alice"
 	[ "$(mbox_msg "$MAIL/alice" 1 header Subject)" = old ]
@@ -210,7 +201,7 @@ received() {
 	for i in $(seq 101); do
 		hdrs+=("Received: from hop$i.example by hop$((i + 1)).example; Mon, 1 Jan 2024 00:00:00 +0000")
 	done
-	run -0 --separate-stderr to_alice -- "${hdrs[@]}" "Subject: loop" "" "body"
+	run -0 --separate-stderr send_to alice -- "${hdrs[@]}" "Subject: loop" "" "body"
 	codes_are 220 250 250 250 354 554 221
 	esc_is 6 5.4.6
 	[ ! -s "$MAIL/alice" ]
@@ -222,7 +213,7 @@ received() {
 	for i in $(seq 100); do
 		hdrs+=("Received: from hop$i.example by hop$((i + 1)).example; Mon, 1 Jan 2024 00:00:00 +0000")
 	done
-	run -0 --separate-stderr to_alice -- "${hdrs[@]}" "Subject: many hops" "" "body"
+	run -0 --separate-stderr send_to alice -- "${hdrs[@]}" "Subject: many hops" "" "body"
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 	[ -z "$stderr" ]
@@ -233,14 +224,14 @@ received() {
 	for i in $(seq 120); do
 		body+=("Received: from hop$i.example")
 	done
-	run -0 --separate-stderr to_alice -- "Subject: quoted" "" "${body[@]}"
+	run -0 --separate-stderr send_to alice -- "Subject: quoted" "" "${body[@]}"
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 	[ -z "$stderr" ]
 }
 
 @test "a message already Delivered-To alice is a loop for alice: 554 5.4.6" {
-	run -0 --separate-stderr to_alice -- "Delivered-To: alice@mx.test.example" \
+	run -0 --separate-stderr send_to alice -- "Delivered-To: alice@mx.test.example" \
 	    "Subject: loop" "" "body"
 	codes_are 220 250 250 250 354 554 221
 	esc_is 6 5.4.6
@@ -249,7 +240,7 @@ received() {
 }
 
 @test "a Delivered-To for someone else is not a loop" {
-	run -0 --separate-stderr to_alice -- "Delivered-To: bob@mx.test.example" \
+	run -0 --separate-stderr send_to alice -- "Delivered-To: bob@mx.test.example" \
 	    "Subject: forwarded" "" "body"
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
@@ -264,7 +255,7 @@ received() {
 	ln -s "$BATS_TEST_TMPDIR/target" "$MAIL/alice"
 	give_to_smtpd "$BATS_TEST_TMPDIR/target"
 	chown -h "${SMTPD_USER:-$(id -u)}" "$MAIL/alice"
-	run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice
 	parse_replies
 	got=" ${REPLY_CODES[*]} "
 	# Refused at RCPT (550) or after the data (451 or 550), never accepted.
@@ -287,7 +278,7 @@ received() {
 	printf 'From x@y Mon Jan  1 00:00:00 2024\nSubject: old\n\nkeep\n\n' >"$MAIL/alice"
 	cp "$MAIL/alice" "$BATS_TEST_TMPDIR/copy"
 	chmod 000 "$MAIL/alice"
-	run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice
 	codes_are 220 250 250 250 354 451 221
 	esc_is 6 4.3.0
 	chmod 600 "$MAIL/alice"
@@ -300,7 +291,7 @@ received() {
 	mkfifo -m 0600 "$MAIL/alice"
 	give_to_smtpd "$MAIL/alice"
 	start=$SECONDS
-	run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice
 	[ $((SECONDS - start)) -lt 5 ]
 	codes_are 220 250 250 250 354 451 221
 	esc_is 6 4.3.0
@@ -312,7 +303,7 @@ received() {
 	: >"$MAIL/alice.lock"
 	give_to_smtpd "$MAIL/alice.lock"
 	start=$SECONDS
-	run -0 --separate-stderr to_alice -w 1 -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice -w 1
 	[ $((SECONDS - start)) -lt 8 ]
 	codes_are 220 250 250 250 354 451 221
 	esc_is 6 4.*
@@ -324,7 +315,7 @@ received() {
 @test "a dotlock older than 5 minutes is stale and ignored" {
 	touch -d '10 minutes ago' "$MAIL/alice.lock"
 	give_to_smtpd "$MAIL/alice.lock"
-	run -0 --separate-stderr to_alice -w 1 -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice -w 1
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 	[ -z "$stderr" ]
@@ -347,7 +338,7 @@ with open(sys.argv[1], "r+") as f:
 }
 
 @test "delivery leaves no dotlock behind" {
-	run -0 --separate-stderr to_alice -- "${MSG[@]}"
+	run -0 --separate-stderr send_to alice
 	codes_are 220 250 250 250 354 250 221
 	[ ! -e "$MAIL/alice.lock" ]
 	[ -z "$stderr" ]

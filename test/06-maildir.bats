@@ -2,17 +2,8 @@ load helper
 
 MSG=("Subject: test" "" "hello")
 
-# to_bob OPTIONS -- BODY...: one transaction from a@b.example to bob.
-to_bob() {
-	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	smtp "${opts[@]}" -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<bob@mx.test.example>" DATA "$@" . QUIT
-}
-
 @test "a message to a Maildir user appears in new/ and tmp/ is empty afterwards" {
-	run -0 --separate-stderr to_bob -- "${MSG[@]}"
+	run -0 --separate-stderr send_to bob
 	codes_are 220 250 250 250 354 250 221
 	[ "$(find "$MAIL/bob/new" -type f | wc -l)" -eq 1 ]
 	[ -z "$(ls -A "$MAIL/bob/tmp")" ]
@@ -24,7 +15,7 @@ to_bob() {
 }
 
 @test "a Maildir message is stored with LF line ends and no CR" {
-	run -0 --separate-stderr to_bob -- "Subject: test" "" "one" "" "two"
+	run -0 --separate-stderr send_to bob -- "Subject: test" "" "one" "" "two"
 	codes_are 220 250 250 250 354 250 221
 	file=$(find "$MAIL/bob/new" -type f)
 	no_cr "$file"
@@ -34,7 +25,7 @@ to_bob() {
 }
 
 @test "a Maildir message gets Return-Path, Delivered-To and Received on top and no From_ line" {
-	TCPREMOTEIP=192.0.2.7 run -0 --separate-stderr to_bob -- "${MSG[@]}"
+	TCPREMOTEIP=192.0.2.7 run -0 --separate-stderr send_to bob
 	codes_are 220 250 250 250 354 250 221
 	[ "$(maildir_msg "$MAIL/bob" 1 names)" = $'Return-Path\nDelivered-To\nReceived\nSubject' ]
 	[ "$(maildir_msg "$MAIL/bob" 1 header Return-Path)" = "<a@b.example>" ]
@@ -49,7 +40,7 @@ to_bob() {
 }
 
 @test "Maildir bodies are stored without mboxrd quoting" {
-	run -0 --separate-stderr to_bob -- "Subject: test" "" "From x" ">From y"
+	run -0 --separate-stderr send_to bob -- "Subject: test" "" "From x" ">From y"
 	codes_are 220 250 250 250 354 250 221
 	maildir_msg "$MAIL/bob" 1 body >"$BATS_TEST_TMPDIR/body"
 	printf 'From x\n>From y\n' | cmp - "$BATS_TEST_TMPDIR/body"
@@ -57,7 +48,7 @@ to_bob() {
 }
 
 @test "dot-stuffed lines are unstuffed in Maildir too" {
-	run -0 --separate-stderr to_bob -- "Subject: test" "" "..x" ".."
+	run -0 --separate-stderr send_to bob -- "Subject: test" "" "..x" ".."
 	codes_are 220 250 250 250 354 250 221
 	[ "$(maildir_msg "$MAIL/bob" 1 body)" = $'.x\n.' ]
 	[ -z "$stderr" ]
@@ -77,8 +68,8 @@ to_bob() {
 }
 
 @test "messages in separate sessions add to an existing Maildir" {
-	run -0 --separate-stderr to_bob -- "${MSG[@]}"
-	run -0 --separate-stderr to_bob -- "${MSG[@]}"
+	run -0 --separate-stderr send_to bob
+	run -0 --separate-stderr send_to bob
 	codes_are 220 250 250 250 354 250 221
 	count_is 2 maildir_count "$MAIL/bob"
 	[ -z "$stderr" ]
@@ -106,7 +97,7 @@ to_bob() {
 }
 
 @test "a message already Delivered-To bob is a loop for bob: 554 5.4.6" {
-	run -0 --separate-stderr to_bob -- "Delivered-To: bob@mx.test.example" "Subject: loop" "" "x"
+	run -0 --separate-stderr send_to bob -- "Delivered-To: bob@mx.test.example" "Subject: loop" "" "x"
 	codes_are 220 250 250 250 354 554 221
 	esc_is 6 5.4.6
 	count_is 0 maildir_count "$MAIL/bob"
@@ -115,7 +106,7 @@ to_bob() {
 }
 
 @test "a too-big message leaves nothing in the Maildir" {
-	run -0 --separate-stderr to_bob -s 50 -- "Subject: test" "" \
+	run -0 --separate-stderr send_to bob -s 50 -- "Subject: test" "" \
 	    "0123456789012345678901234567890123456789" "0123456789"
 	codes_are 220 250 250 250 354 552 221
 	esc_is 6 5.3.4

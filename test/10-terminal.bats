@@ -24,9 +24,7 @@ setup() {
 # alice is logged in; what reached her terminal is in $TTYOUT.
 on_tty() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	printf '%s\r\n' "$@" | on_tty_raw "${opts[@]}"
+	lines "${ARGS[@]}" | on_tty_raw "${OPTS[@]}"
 }
 
 # on_tty_raw HELPER-OPTIONS: the same, fed the raw bytes of stdin.
@@ -39,9 +37,7 @@ on_tty_raw() {
 # STRING, with nothing between or added.
 on_tty_bytes() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	printf '%b' "$@" | on_tty_raw "${opts[@]}"
+	printf '%b' "${ARGS[@]}" | on_tty_raw "${OPTS[@]}"
 }
 
 # tty_text [FILE]: what reached the terminal, without the CRs.
@@ -97,15 +93,10 @@ tx() {
 # two_ttys OUTER-OPTIONS -- INNER-OPTIONS: the session of TX while alice
 # is logged in twice; the inner terminal's text is in $TTYOUT2.
 two_ttys() {
-	local outer=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		outer+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
-	printf '%s\r\n' "${TX[@]}" | timeout 10 \
-		"$PTYHELPER" -f "$UTMP" -n alice -c "$TTYOUT" -o "$OWNER" "${outer[@]}" -- \
-		"$PTYHELPER" -f "$UTMP" -n alice -c "$TTYOUT2" -o "$OWNER" "$@" -- \
+	split_opts "$@"
+	lines "${TX[@]}" | timeout 10 \
+		"$PTYHELPER" -f "$UTMP" -n alice -c "$TTYOUT" -o "$OWNER" "${OPTS[@]}" -- \
+		"$PTYHELPER" -f "$UTMP" -n alice -c "$TTYOUT2" -o "$OWNER" "${ARGS[@]}" -- \
 		"$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -U "$UTMP"
 }
 

@@ -149,8 +149,7 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 	give_to_smtpd "$BATS_TEST_TMPDIR/md"
 	ln -s "$BATS_TEST_TMPDIR/md" "$MAIL/dave"
 	for who in carol dave; do
-		run -0 --separate-stderr smtp -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-		    "RCPT TO:<$who@mx.test.example>" DATA "Subject: x" "" x . QUIT
+		run -0 --separate-stderr send_to "$who" -- "Subject: x" "" x
 		# Refused at RCPT or after the data, never accepted.
 		parse_replies
 		if [ "${REPLY_CODES[3]}" = 250 ]; then
@@ -169,8 +168,7 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 	: >"$BATS_TEST_TMPDIR/target"
 	give_to_smtpd "$BATS_TEST_TMPDIR/target"
 	ln -s "$BATS_TEST_TMPDIR/target" "$MAIL/postmaster"
-	run -0 --separate-stderr smtp -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<postmaster@mx.test.example>" DATA "Subject: x" "" x . QUIT
+	run -0 --separate-stderr send_to postmaster -- "Subject: x" "" x
 	codes_are 220 250 250 250 354 451 221
 	[ ! -s "$BATS_TEST_TMPDIR/target" ]
 	[ -L "$MAIL/postmaster" ]
@@ -179,8 +177,7 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 
 @test "a hard-linked mbox is refused and nothing is written through either name" {
 	ln "$MAIL/alice" "$BATS_TEST_TMPDIR/alice-link"
-	run -0 --separate-stderr smtp -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: x" "" x . QUIT
+	run -0 --separate-stderr send_to alice -- "Subject: x" "" x
 	codes_are 220 250 250 250 354 451 221
 	esc_is 6 4.*
 	[ ! -s "$MAIL/alice" ]

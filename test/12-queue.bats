@@ -16,15 +16,11 @@ runq() {
 
 # mixed SENDER OPTIONS -- BODY...: one transaction from SENDER to alice and bob.
 mixed() {
-	local from=$1 opts=()
+	local from=$1
 	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
-	smtp "${opts[@]}" -- "HELO client.example" "MAIL FROM:<$from>" \
-	    "RCPT TO:<alice@$HOST>" "RCPT TO:<bob@$HOST>" DATA "$@" . QUIT
+	split_opts "$@"
+	smtp "${OPTS[@]}" -- "HELO client.example" "MAIL FROM:<$from>" \
+	    "RCPT TO:<alice@$HOST>" "RCPT TO:<bob@$HOST>" DATA "${ARGS[@]}" . QUIT
 }
 
 # Bob's Maildir fails temporarily while its tmp/ cannot be written.
@@ -89,8 +85,7 @@ report() {
 
 @test "when every copy fails temporarily the reply stays 451 and nothing is queued" {
 	break_bob
-	run -0 --separate-stderr smtp -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<bob@$HOST>" DATA "${MSG[@]}" . QUIT
+	run -0 --separate-stderr send_to bob -- "${MSG[@]}"
 	codes_are 220 250 250 250 354 451 221
 	count_is 0 entry_count
 	[ -z "$stderr" ]

@@ -12,8 +12,7 @@ setup() {
 # utf8_session OPTIONS -- ADDRESS-LINES...: EHLO, the lines, QUIT.
 utf8_session() {
 	split_opts "$@"
-	local opts=("${OPTS[@]}")
-	smtp "${opts[@]}" -- "EHLO client.example" "${ARGS[@]}" QUIT
+	smtp "${OPTS[@]}" -- "EHLO client.example" "${ARGS[@]}" QUIT
 }
 
 @test "EHLO and LHLO advertise SMTPUTF8" {

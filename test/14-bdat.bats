@@ -14,12 +14,6 @@ chunk() {
 	printf 'BDAT %d%s\\r\\n%s' "$n" "${2:+ $2}" "$1"
 }
 
-pad() {
-	local s
-	printf -v s '%*s' "$1" ''
-	printf '%s' "${s// /x}"
-}
-
 @test "EHLO and LHLO advertise CHUNKING, not BINARYMIME" {
 	run -0 --separate-stderr smtp -- "EHLO c" QUIT
 	ehlo_keywords | grep -qx CHUNKING

@@ -18,14 +18,9 @@ body() {
 limited() {
 	local lim=$1
 	shift
-	local opts=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
-	printf '%s\r\n' "$@" | timeout 10 prlimit --fsize="$lim" \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${opts[@]}"
+	split_opts "$@"
+	lines "${ARGS[@]}" | timeout 10 prlimit --fsize="$lim" \
+	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${OPTS[@]}"
 }
 
 setup() {

@@ -7,8 +7,7 @@ load helper
 deliver_to() {
 	local user=$1
 	shift
-	run --separate-stderr smtp "$@" -- "HELO c" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<$user@mx.test.example>" DATA "Subject: odd" "" "body" . QUIT
+	run --separate-stderr send_to "$user" "$@" -- "Subject: odd" "" "body"
 }
 
 # not_accepted: the session ended normally and no message got 250 after 354.

@@ -10,8 +10,7 @@ load launch
 to_user() {
 	local user=$1
 	shift
-	run --separate-stderr smtp "$@" -- "HELO c" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<$user@mx.test.example>" DATA "Subject: race" "" "body" . QUIT
+	run --separate-stderr send_to "$user" "$@" -- "Subject: race" "" "body"
 }
 
 # The input of one such session, for commands that run smtpd themselves.

@@ -60,6 +60,9 @@ setup() {
 }
 
 # split_opts WORDS...: OPTS gets the words before "--", ARGS those after.
+# The prologue of every "NAME OPTIONS -- LINES..." helper is this one call,
+# then "${OPTS[@]}" and "${ARGS[@]}" (expanded before the next helper
+# splits again).
 split_opts() {
 	OPTS=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
@@ -70,14 +73,16 @@ split_opts() {
 	ARGS=("$@")
 }
 
+# lines LINE...: the lines with CRLF, as a client sends them; nothing for
+# no lines.
+lines() {
+	[ $# -eq 0 ] || printf '%s\r\n' "$@"
+}
+
 # smtp OPTIONS -- LINES...: one session, the lines sent at once with CRLF.
 smtp() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	if [ $# -gt 0 ]; then
-		printf '%s\r\n' "$@"
-	fi | timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${opts[@]}"
+	lines "${ARGS[@]}" | smtp_raw "${OPTS[@]}"
 }
 
 # smtp_raw OPTIONS: one session fed the raw bytes of stdin.
@@ -89,9 +94,26 @@ smtp_raw() {
 # \r, \n and \xNN are exact and nothing is added.
 smtp_bytes() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	printf '%b' "$*" | smtp_raw "${opts[@]}"
+	printf '%b' "${ARGS[*]}" | smtp_raw "${OPTS[@]}"
+}
+
+# send_to USER [OPTIONS] [-- BODY...]: a session that sends one message
+# from a@b.example to USER@$HOST (the body "Subject: test", "", "hello"
+# unless given), then QUIT.  Replies: 220 250 250 250 354 250 221.
+send_to() {
+	local user=$1
+	shift
+	split_opts "$@"
+	[ ${#ARGS[@]} -gt 0 ] || ARGS=("Subject: test" "" "hello")
+	smtp "${OPTS[@]}" -- "HELO client.example" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<$user@$HOST>" DATA "${ARGS[@]}" . QUIT
+}
+
+# pad N: N letters x.
+pad() {
+	local s
+	printf -v s '%*s' "$1" ''
+	printf '%s' "${s// /x}"
 }
 
 # Splits $output into replies.  REPLY_CODES, REPLY_ESCS and REPLY_LINES get
@@ -140,6 +162,16 @@ codes_are() {
 		show_output
 		return 1
 	fi
+}
+
+# smtp_ok [CODE...]: the session run last wrote nothing to stderr and its
+# replies have exactly these codes (with no CODE, only stderr is checked).
+smtp_ok() {
+	if [ -n "${stderr-}" ]; then
+		printf 'stderr:\n%s\n' "$stderr" >&2
+		return 1
+	fi
+	[ $# -eq 0 ] || codes_are "$@"
 }
 
 # escs_are ESC...: the enhanced codes of all replies ("-" for none).

@@ -250,11 +250,8 @@ logged() {
 # smtp_logged OPTIONS -- LINES...: smtp, with the syslog caught.
 smtp_logged() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	if [ $# -gt 0 ]; then
-		printf '%s\r\n' "$@"
-	fi | logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${opts[@]}"
+	lines "${ARGS[@]}" |
+	    logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${OPTS[@]}"
 }
 
 # log_has ERE: some caught syslog line matches.
