@@ -2,6 +2,7 @@
 # CHUNKING (RFC 3030): BDAT chunks, their limits and their order.
 
 load helper
+load launch
 
 # Start of a transaction to alice, as printf %b text.
 START='EHLO client.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@mx.test.example>\r\n'
@@ -208,10 +209,7 @@ PY
 }
 
 teardown() {
-	if [ -n "${LAUNCHER-}" ]; then
-		kill "$LAUNCHER" 2>/dev/null || true
-		wait "$LAUNCHER" 2>/dev/null || true
-	fi
+	stop_launcher
 }
 
 # Exim as a real CHUNKING and SMTPUTF8 client.  Debian's package conflicts
@@ -259,13 +257,9 @@ CONF
 @test "Exim delivers through CHUNKING and SMTPUTF8" {
 	[ -x "${EXIM4_ROOT-}/usr/sbin/exim4" ] || skip "no unpacked Exim (EXIM4_ROOT)"
 	[ "$(id -u)" = 0 ] || skip "needs root"
-	command -v systemd-socket-activate >/dev/null || skip "no systemd-socket-activate"
+	needs systemd-socket-activate
 	mkmbox 'josé'
-	PORT=$(free_port)
-	systemd-socket-activate --accept --inetd -l "127.0.0.1:$PORT" \
-		"$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" 3>&- &
-	LAUNCHER=$!
-	wait_port "$PORT"
+	launch_socket_activate -d "$MAIL" -h "$HOST"
 	# 200 kB: several chunks; a dot line and a From line on the way.
 	{ printf 'Subject: via exim\n\n..dot\nFrom here\n'
 	  for i in $(seq 4000); do printf 'line %05d of a long message\n' "$i"; done; } \

@@ -335,19 +335,3 @@ run_argv_is() {
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-
-# wait_port PORT: wait (at most 5 s) until 127.0.0.1:PORT accepts.
-wait_port() {
-	python3 -c '
-import socket, sys, time
-deadline = time.time() + 5
-while True:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        break
-    except OSError:
-        if time.time() > deadline:
-            sys.exit("port %s never accepted" % sys.argv[1])
-        time.sleep(0.05)
-' "$1"
-}
