@@ -13,7 +13,7 @@ deliver_to() {
 # not_accepted: the session ended normally and no message got 250 after 354.
 not_accepted() {
 	[ "$status" -eq 0 ] || { echo "exit $status" >&2; return 1; }
-	[ -z "$stderr" ] || { echo "stderr: $stderr" >&2; return 1; }
+	smtp_ok || return 1
 	parse_replies
 	local i n=${#REPLY_CODES[@]}
 	[ "${REPLY_CODES[$((n - 1))]}" = 221 ] || { show_output; return 1; }

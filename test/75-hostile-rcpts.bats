@@ -20,7 +20,7 @@ hostile() {
 	run -0 --separate-stderr timeout 200 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
 	    hostile "$kind" -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
 	echo "$output"
-	[ -z "$stderr" ]
+	smtp_ok
 	[[ $output =~ ^exit=0\ stderr=0\ rss=([0-9]+)\  ]]
 	if [ -z "${SMTPD_NO_RSS-}" ] && [ "${BASH_REMATCH[1]}" -gt "$RSS_LIMIT_KB" ]; then
 		echo "peak RSS ${BASH_REMATCH[1]} KiB over $RSS_LIMIT_KB KiB" >&2

@@ -49,7 +49,7 @@ print("ok")
 	re='^from client\.example \(\[127\.0\.0\.1\]\).* by mx\.test\.example( \([^)]*\))? with ESMTP id [^ ;]+'
 	[[ $rcvd =~ $re ]]
 	no_cr "$MAIL/alice"
-	[ -z "$stderr" ]
+	smtp_ok
 }
 
 @test "swaks delivers a message with pipelining over TCP" {
