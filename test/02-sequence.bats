@@ -188,9 +188,7 @@ load helper
 }
 
 @test "a source route in RCPT is accepted and ignored" {
-	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<@a.example,@b.example:alice@mx.test.example>" \
-	    DATA "Subject: t" "" "body" . QUIT
+	run -0 --separate-stderr send_to @a.example,@b.example:alice@mx.test.example -- "Subject: t" "" "body"
 	smtp_ok 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 }
@@ -211,9 +209,7 @@ load helper
 }
 
 @test "-D domains are matched case-insensitively" {
-	run -0 --separate-stderr smtp -D Extra.Example -- "HELO client" \
-	    "MAIL FROM:<a@b.example>" "RCPT TO:<alice@extra.EXAMPLE>" \
-	    DATA "Subject: t" "" "body" . QUIT
+	run -0 --separate-stderr send_to alice@extra.EXAMPLE -D Extra.Example -- "Subject: t" "" "body"
 	smtp_ok 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 }

@@ -164,8 +164,7 @@ received() {
 }
 
 @test "mail to ALICE@MX.TEST.EXAMPLE lands in alice's mbox" {
-	run -0 --separate-stderr smtp -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<ALICE@MX.TEST.EXAMPLE>" DATA "${MSG[@]}" . QUIT
+	run -0 --separate-stderr send_to ALICE@MX.TEST.EXAMPLE
 	smtp_ok 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 	[ "$(mbox_msg "$MAIL/alice" 1 header Delivered-To)" = alice@mx.test.example ]

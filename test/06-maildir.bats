@@ -69,8 +69,7 @@ MSG=("Subject: test" "" "hello")
 }
 
 @test "mail to BOB@MX.TEST.EXAMPLE lands in bob's Maildir" {
-	run -0 --separate-stderr smtp -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<BOB@MX.TEST.EXAMPLE>" DATA "${MSG[@]}" . QUIT
+	run -0 --separate-stderr send_to BOB@MX.TEST.EXAMPLE
 	smtp_ok 220 250 250 250 354 250 221
 	count_is 1 maildir_count "$MAIL/bob"
 	[ "$(maildir_msg "$MAIL/bob" 1 header Delivered-To)" = bob@mx.test.example ]

@@ -98,15 +98,17 @@ smtp_bytes() {
 }
 
 # send_to USER [OPTIONS] [-- BODY...]: a session that sends one message
-# from a@b.example to USER@$HOST (the body "Subject: test", "", "hello"
-# unless given), then QUIT.  Replies: 220 250 250 250 354 250 221.
+# from a@b.example to USER@$HOST, or to USER as it is if it has an @ (the
+# body "Subject: test", "", "hello" unless given), then QUIT.  Replies:
+# 220 250 250 250 354 250 221.
 send_to() {
-	local user=$1
+	local to=$1
 	shift
+	[[ $to == *@* ]] || to=$to@$HOST
 	split_opts "$@"
 	[ ${#ARGS[@]} -gt 0 ] || ARGS=("Subject: test" "" "hello")
 	smtp "${OPTS[@]}" -- "HELO client.example" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<$user@$HOST>" DATA "${ARGS[@]}" . QUIT
+	    "RCPT TO:<$to>" DATA "${ARGS[@]}" . QUIT
 }
 
 # pad N: N letters x.
@@ -157,8 +159,16 @@ show_output() {
 # codes_are CODE...: the replies in $output have exactly these codes.
 codes_are() {
 	parse_replies
-	if [ "${REPLY_CODES[*]}" != "$*" ]; then
-		printf 'expected codes: %s\n     got codes: %s\n' "$*" "${REPLY_CODES[*]}" >&2
+	all_are codes "${REPLY_CODES[*]}" "$@"
+}
+
+# all_are WHAT GOT WANT...: GOT (the codes or enhanced codes of all
+# replies, joined by spaces) is WANT.
+all_are() {
+	local what=$1 got=$2
+	shift 2
+	if [ "$got" != "$*" ]; then
+		printf 'expected %s: %s\n     got %s: %s\n' "$what" "$*" "$what" "$got" >&2
 		show_output
 		return 1
 	fi
@@ -177,33 +187,27 @@ smtp_ok() {
 # escs_are ESC...: the enhanced codes of all replies ("-" for none).
 escs_are() {
 	parse_replies
-	if [ "${REPLY_ESCS[*]}" != "$*" ]; then
-		printf 'expected enhanced codes: %s\n     got enhanced codes: %s\n' "$*" "${REPLY_ESCS[*]}" >&2
-		show_output
-		return 1
-	fi
+	all_are 'enhanced codes' "${REPLY_ESCS[*]}" "$@"
 }
 
 # esc_is N ESC: reply N (1 is the greeting) has enhanced code ESC; a pattern
 # such as "4.*" is allowed.
 esc_is() {
 	parse_replies
-	local got=${REPLY_ESCS[$(($1 - 1))]-none}
-	# shellcheck disable=SC2053
-	if [[ $got != $2 ]]; then
-		printf 'reply %s: expected enhanced code %s, got %s\n' "$1" "$2" "$got" >&2
-		show_output
-		return 1
-	fi
+	nth_is 'enhanced code' "$1" "$2" "${REPLY_ESCS[$(($1 - 1))]-none}"
 }
 
 # code_is N CODE: reply N has code CODE (a pattern such as "45?" is allowed).
 code_is() {
 	parse_replies
-	local got=${REPLY_CODES[$(($1 - 1))]-none}
+	nth_is code "$1" "$2" "${REPLY_CODES[$(($1 - 1))]-none}"
+}
+
+# nth_is WHAT N PATTERN GOT: GOT, the WHAT of reply N, matches PATTERN.
+nth_is() {
 	# shellcheck disable=SC2053
-	if [[ $got != $2 ]]; then
-		printf 'reply %s: expected code %s, got %s\n' "$1" "$2" "$got" >&2
+	if [[ $4 != $3 ]]; then
+		printf 'reply %s: expected %s %s, got %s\n' "$2" "$1" "$3" "$4" >&2
 		show_output
 		return 1
 	fi
@@ -334,4 +338,29 @@ run_argv_is() {
 # free_port: a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# hostile_setup: the hostile-input tests (75) need /usr/bin/time, which
+# measures the peak RSS of a session; it must stay under RSS_LIMIT_KB
+# unless SMTPD_NO_RSS is set (sanitizers, valgrind).
+RSS_LIMIT_KB=4096
+
+hostile_setup() {
+	[ -x /usr/bin/time ] || skip "needs /usr/bin/time (package time)"
+}
+
+# hostile KIND OPTIONS: feed input KIND (fixtures/mailtest.py) to a session;
+# $output is then "exit=... stderr=... rss=... codes=...".
+hostile() {
+	local kind=$1
+	shift
+	run -0 --separate-stderr timeout 200 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
+	    hostile "$kind" -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
+	echo "$output"
+	smtp_ok
+	[[ $output =~ ^exit=0\ stderr=0\ rss=([0-9]+)\  ]]
+	if [ -z "${SMTPD_NO_RSS-}" ] && [ "${BASH_REMATCH[1]}" -gt "$RSS_LIMIT_KB" ]; then
+		echo "peak RSS ${BASH_REMATCH[1]} KiB over $RSS_LIMIT_KB KiB" >&2
+		return 1
+	fi
 }
