@@ -65,7 +65,7 @@ dlv_valid_user(const char *u)
 static int
 mailbox_path(char *buf, size_t sz, const char *user, const char *suffix)
 {
-	int n = snprintf(buf, sz, "%s/%s%s", conf.maildir, user, suffix);
+	int n = log_fmt(buf, sz, "%s/%s%s", conf.maildir, user, suffix);
 
 	return n > 0 && (size_t)n < sz ? 0 : -1;
 }
@@ -101,7 +101,7 @@ dlv_match(const char *prefix, char *buf, size_t sz)
 		    !dlv_exists(de->d_name))
 			continue;
 		if (n++ == 0)
-			snprintf(buf, sz, "%s", de->d_name);
+			log_fmt(buf, sz, "%s", de->d_name);
 	}
 	closedir(d);
 	return n;
@@ -261,7 +261,7 @@ envelope_headers(struct out *o, const struct message *m, const char *user)
 	char hdr[1024];
 	int n;
 
-	n = snprintf(hdr, sizeof(hdr), "Return-Path: <%s>\nDelivered-To: "
+	n = log_fmt(hdr, sizeof(hdr), "Return-Path: <%s>\nDelivered-To: "
 	    "%s@%s\n", m->sender, user, conf.hostname);
 	if (n > 0 && (size_t)n < sizeof(hdr))
 		out_put(o, hdr, (size_t)n);
@@ -297,38 +297,72 @@ struct trust {
 };
 
 /*
- * Give the text to the lock name through a fresh file beside it: link(2)
- * when taking the lock (EEXIST while another holds it), rename(2) when
- * rewriting our own.  A lock of ours is never empty or half-written, even
- * when we are killed in between (the NFS-safe dotlock).
+ * A lock's text is padded with blanks to LOCK_REC bytes, the last a
+ * newline, so that rewriting it is one pwrite(2) of the whole record
+ * over the old one, never a shorter text over a longer.
+ */
+#define LOCK_REC	120
+
+static void
+lock_pad(char rec[LOCK_REC], const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n > LOCK_REC - 1)
+		n = LOCK_REC - 1;
+	memcpy(rec, text, n);
+	memset(rec + n, ' ', LOCK_REC - 1 - n);
+	rec[LOCK_REC - 1] = '\n';
+}
+
+/*
+ * Take the lock: the text goes into a fresh file beside it, which is then
+ * linked to the lock name (EEXIST while another holds it), so a lock of
+ * ours is never empty or half-written, even when we are killed in between
+ * (the NFS-safe dotlock).  Returns that file, still open for
+ * lock_rewrite(), or -1.
  */
 static int
-lock_put(const char *lock, const char *text, int take)
+lock_take(const char *lock, const char *text)
 {
-	char tmp[4096];
-	size_t n = strlen(text);
+	char tmp[4096], rec[LOCK_REC];
 	int fd, ok, e;
 
 	if (mailbox_path(tmp, sizeof(tmp), ".smtpd-lock.", "XXXXXX") != 0 ||
 	    (fd = mkstemp(tmp)) < 0)
 		return -1;
-	ok = write(fd, text, n) == (ssize_t)n;
-	if (close(fd) != 0)
-		ok = 0;
-	if (ok)
-		ok = (take ? link(tmp, lock) : rename(tmp, lock)) == 0;
+	lock_pad(rec, text);
+	ok = write(fd, rec, LOCK_REC) == LOCK_REC && link(tmp, lock) == 0;
 	e = errno;
-	if ((take || !ok) && unlink(tmp) != 0 && errno != ENOENT)
+	if (unlink(tmp) != 0 && errno != ENOENT)
 		log_err("mbox %s: unlink: %s", tmp, strerror(errno));
-	errno = e;
-	return ok ? 0 : -1;
+	if (!ok) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Say more in the lock we hold, in place: one write of a whole record of
+ * the same length.  Only a holder of the mbox's fcntl lock reads our lock,
+ * and we hold it, so nobody reads it half-written.
+ */
+static int
+lock_rewrite(int fd, const char *text)
+{
+	char rec[LOCK_REC];
+
+	lock_pad(rec, text);
+	return pwrite(fd, rec, LOCK_REC, 0) == LOCK_REC ? 0 : -1;
 }
 
 /* Read a dotlock; returns how many fields of ours it held (0: foreign). */
 static int
 lock_read(const char *lock, struct lockinfo *li)
 {
-	char buf[128];
+	char buf[LOCK_REC + 1];
 	ssize_t n;
 	int fd, k;
 
@@ -365,22 +399,23 @@ lock_stuck(const char *lock, const struct stat *st)
  * older than STALE_LOCK.  When a dead delivery's lock is broken, what it
  * recorded goes to *dead so its tail can be judged.  A lock
  * that cannot be removed, or that a stranger left in a shared directory,
- * fails at once (-2, logged): waiting would not help.
+ * fails at once (-2, logged): waiting would not help.  The lock's file
+ * stays open in *lfd.
  */
 static int
 dotlock(const char *lock, time_t until, const struct trust *t,
-    struct lockinfo *dead)
+    struct lockinfo *dead, int *lfd)
 {
 	char text[64];
 	struct stat st;
 
 	memset(dead, 0, sizeof(*dead));
-	snprintf(text, sizeof(text), "smtpd %ld\n", (long)getpid());
+	log_fmt(text, sizeof(text), "smtpd %ld\n", (long)getpid());
 	for (;;) {
 		struct lockinfo li;
 		int stale, k = 0;
 
-		if (lock_put(lock, text, 1) == 0)
+		if ((*lfd = lock_take(lock, text)) >= 0)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
@@ -411,23 +446,62 @@ dotlock(const char *lock, time_t until, const struct trust *t,
 	}
 }
 
+/* Two digits of v at p, the first a pad when v < 10. */
+static char *
+two_digits(char *p, int v, char pad)
+{
+	*p++ = v < 10 ? pad : (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
 /* The mboxrd "From " line: sender without blanks, then the date. */
 static void
 from_line(struct out *o, const char *sender)
 {
-	char line[MAX_PATH_LEN + 64], date[32];
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+	};
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+	static char date[48];
+	static size_t datelen;
+	static time_t dated = (time_t)-1;
+	char line[MAX_PATH_LEN + 64];
 	time_t now = time(NULL);
 	size_t i, n;
 
-	n = (size_t)snprintf(line, sizeof(line), "From %s",
+	n = (size_t)log_fmt(line, sizeof(line), "From %s",
 	    *sender != '\0' ? sender : "MAILER-DAEMON");
 	for (i = 5; i < n; i++)
 		if (line[i] == ' ' || line[i] == '\t')
 			line[i] = '_';
-	strftime(date, sizeof(date), " %a %b %e %H:%M:%S %Y\n",
-	    localtime(&now));
+	/* strftime's " %a %b %e %H:%M:%S %Y\n" in the C locale, per second. */
+	if (now != dated) {
+		const struct tm *tm = log_tm(now);
+		char *p = date;
+
+		*p++ = ' ';
+		memcpy(p, days[(unsigned)tm->tm_wday % 7], 3);
+		p[3] = ' ';
+		memcpy(p + 4, months[(unsigned)tm->tm_mon % 12], 3);
+		p[7] = ' ';
+		p = two_digits(p + 8, tm->tm_mday, ' ');
+		*p++ = ' ';
+		p = two_digits(p, tm->tm_hour, '0');
+		*p++ = ':';
+		p = two_digits(p, tm->tm_min, '0');
+		*p++ = ':';
+		p = two_digits(p, tm->tm_sec, '0');
+		p += log_fmt(p, sizeof(date) - (size_t)(p - date), " %d\n",
+		    tm->tm_year + 1900);
+		datelen = (size_t)(p - date);
+		dated = now;
+	}
 	out_put(o, line, n);
-	out_put(o, date, strlen(date));
+	out_put(o, date, datelen);
 }
 
 /* The copy for the mbox: From_ line, envelope headers, text, blank line. */
@@ -533,12 +607,15 @@ lock_wait(int fd, struct flock *fl, time_t until)
 
 /*
  * Open DIR/user into out.fd and take both locks.  Returns 0 when locked,
- * 1 when the path no longer names the file locked (a reader replaced the
- * mailbox while we waited: all let go, try again), else a sysexits code.
+ * with the dotlock's file in *lfd and the mbox's status, under both
+ * locks, in *st; 1 when the path no longer names the file locked (a
+ * reader replaced the mailbox while we waited: all let go, try again),
+ * else a sysexits code.
  */
 static int
 mbox_lock(const char *path, const char *lock, const char *user,
-    time_t until, const struct trust *t, struct lockinfo *dead)
+    time_t until, const struct trust *t, struct lockinfo *dead, int *lfd,
+    struct stat *stp)
 {
 	struct flock fl;
 	struct stat st, now;
@@ -577,21 +654,22 @@ mbox_lock(const char *path, const char *lock, const char *user,
 		close(out.fd);
 		return EX_TEMPFAIL;
 	}
-	if ((r = dotlock(lock, until, t, dead)) != 0) {
+	if ((r = dotlock(lock, until, t, dead, lfd)) != 0) {
 		if (r == -1)
 			log_err("mbox %s: lock: %s", lock, strerror(errno));
 		close(out.fd);
 		return EX_TEMPFAIL;
 	}
 	/* Readers rewrite a mailbox by replacing it: is ours still there? */
-	if (fstat(out.fd, &st) == 0 && lstat(path, &now) == 0 &&
-	    st.st_dev == now.st_dev && st.st_ino == now.st_ino &&
-	    st.st_nlink == 1)
+	if (fstat(out.fd, stp) == 0 && lstat(path, &now) == 0 &&
+	    stp->st_dev == now.st_dev && stp->st_ino == now.st_ino &&
+	    stp->st_nlink == 1)
 		return 0;
 	log_info("mbox %s: replaced while waiting for the lock; reopening",
 	    path);
 	if (unlink(lock) != 0)
 		log_err("mbox %s: unlock: %s", lock, strerror(errno));
+	close(*lfd);
 	close(out.fd);
 	return 1;
 }
@@ -676,12 +754,13 @@ deliver_mbox(const struct message *m, const char *user,
 	struct lockinfo dead;
 	off_t start;
 	time_t until = time(NULL) + conf.lockwait;
-	int rc = EX_TEMPFAIL, tries = 0;
+	int rc = EX_TEMPFAIL, tries = 0, lfd = -1;
 
 	if (mailbox_path(path, sizeof(path), user, "") != 0 ||
 	    mailbox_path(lock, sizeof(lock), user, ".lock") != 0)
 		return EX_NOUSER;
-	while ((rc = mbox_lock(path, lock, user, until, t, &dead)) == 1)
+	while ((rc = mbox_lock(path, lock, user, until, t, &dead, &lfd,
+	    &st)) == 1)
 		if (++tries == 3) {
 			log_err("mbox %s: replaced again and again; deferred",
 			    path);
@@ -692,8 +771,7 @@ deliver_mbox(const struct message *m, const char *user,
 	if (rc != 0)
 		return rc;
 	rc = EX_TEMPFAIL;
-	if (fstat(out.fd, &st) != 0 ||
-	    (start = cut_dead_tail(path, &st, &dead)) < 0)
+	if ((start = cut_dead_tail(path, &st, &dead)) < 0)
 		goto unlock;
 	/* The whole copy's length first, so that the lock can say it. */
 	{
@@ -704,11 +782,11 @@ deliver_mbox(const struct message *m, const char *user,
 		mbox_copy(&out, m, user);
 		out.fd = fd;
 	}
-	snprintf(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld\n",
+	log_fmt(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld\n",
 	    (long)getpid(), (unsigned long long)st.st_dev,
 	    (unsigned long long)st.st_ino, (long long)start,
 	    (long long)(start + out.count));
-	if (lock_put(lock, text, 0) != 0) {
+	if (lock_rewrite(lfd, text) != 0) {
 		log_err("mbox %s: lock: %s", lock, strerror(errno));
 		goto unlock;
 	}
@@ -725,6 +803,7 @@ deliver_mbox(const struct message *m, const char *user,
 unlock:
 	if (unlink(lock) != 0)
 		log_err("mbox %s: unlock: %s", lock, strerror(errno));
+	(void)close(lfd);	/* unlinked already: nothing to lose */
 	if (close(out.fd) != 0 && rc == 0)
 		rc = EX_TEMPFAIL;
 	return rc;
@@ -763,10 +842,10 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 		if (host[i] == '/' || host[i] == ':')
 			host[i] = '_';
 	gettimeofday(&tv, NULL);
-	snprintf(tmp, sizeof(tmp), "tmp/%lld.M%06ldP%ldQ%u.%s",
+	log_fmt(tmp, sizeof(tmp), "tmp/%lld.M%06ldP%ldQ%u.%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    ++counter, host);
-	snprintf(new, sizeof(new), "new/%s", tmp + 4);
+	log_fmt(new, sizeof(new), "new/%s", tmp + 4);
 	if ((out.fd = openat(td, tmp + 4, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, mode)) < 0) {
 		log_err("maildir %s/%s: %s", path, tmp, strerror(errno));
@@ -933,16 +1012,16 @@ agent_child(const struct message *m, const struct target *tg, char **argv,
 	int n;
 
 	envp[ne++] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	snprintf(env_s, sizeof(env_s), "SENDER=%s", m->sender);
+	log_fmt(env_s, sizeof(env_s), "SENDER=%s", m->sender);
 	envp[ne++] = env_s;
-	snprintf(env_r, sizeof(env_r), "RECIPIENT=%s", tg->addr);
+	log_fmt(env_r, sizeof(env_r), "RECIPIENT=%s", tg->addr);
 	envp[ne++] = env_r;
 	if (tg->kind == T_LOCAL) {
-		snprintf(env_u, sizeof(env_u), "USER=%s", tg->user);
+		log_fmt(env_u, sizeof(env_u), "USER=%s", tg->user);
 		envp[ne++] = env_u;
 		if ((pw = getpwnam(tg->user)) != NULL &&
 		    strlen(pw->pw_dir) < 4096) {
-			snprintf(env_h, sizeof(env_h), "HOME=%s", pw->pw_dir);
+			log_fmt(env_h, sizeof(env_h), "HOME=%s", pw->pw_dir);
 			envp[ne++] = env_h;
 		}
 	}
@@ -957,7 +1036,7 @@ agent_child(const struct message *m, const struct target *tg, char **argv,
 		_exit(EX_TEMPFAIL);
 	close_above_stderr();
 	execve(argv[0], argv, envp);
-	n = snprintf(msg, sizeof(msg), "cannot run %s: %s\n", argv[0],
+	n = log_fmt(msg, sizeof(msg), "cannot run %s: %s\n", argv[0],
 	    strerror(errno));
 	if (n > 0 && write(2, msg, (size_t)n) < 0)
 		_exit(EX_TEMPFAIL);	/* nothing more to tell */
@@ -1038,6 +1117,7 @@ deliver_copy(const struct message *m, const struct target *tg)
 	    conf.mda.n > 0 ? &conf.mda : NULL;
 	char *argv[MAX_WORDS + 1], words[4096], said[256];
 	struct timespec t0, t1;
+	long long ms;
 	char addr[MAX_LOGVAL], user[MAX_LOGVAL], esaid[MAX_LOGVAL];
 	int status, st, pfd[2] = { -1, -1 };
 	pid_t pid;
@@ -1080,14 +1160,16 @@ deliver_copy(const struct message *m, const struct target *tg)
 	else
 		st = DLV_PERM;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("msg=%s rcpt=<%s> %s=%s status=%s exit=%d delay=%.3f%s%s",
+	ms = (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	log_info("msg=%s rcpt=<%s> %s=%s status=%s exit=%d delay=%lld.%03lld"
+	    "%s%s",
 	    m->id, log_esc(addr, sizeof(addr), tg->addr), t == NULL ?
 	    "mailbox" : tg->kind == T_REMOTE ? "forwarder" : "mda",
 	    log_esc(user, sizeof(user), t == NULL ? tg->user : t->words[0]),
 	    st == DLV_OK ? "sent" : st == DLV_TEMP ? "deferred" : "bounced",
 	    status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status), (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	    128 + WTERMSIG(status), ms / 1000, ms % 1000,
 	    said[0] != '\0' ? " said=" : "",
 	    log_esc(esaid, sizeof(esaid), said));
 	return st;

@@ -1,18 +1,124 @@
 /*
  * Logging: formatted lines to syslog (LOG_MAIL, opened by main), die(),
- * and the two escapers every peer string passes before it reaches a
- * reply, a log line or a header.  Calls nothing of ours.
+ * the two escapers every peer string passes before it reaches a reply, a
+ * log line or a header, and log_fmt(), a small snprintf() for the formats
+ * of the hot path.  Calls nothing of ours.
+ *
+ * The lines go to /dev/log over one socket per process, opened by
+ * log_open() before any chroot, in syslog(3)'s format with the ident
+ * "smtpd" and the pid.  The C library's syslog() opens, connects and
+ * closes a new socket for every line while nothing listens there.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "smtpd.h"
 
+static int	 log_fd = -1;
+static int	 log_stream;	/* /dev/log is a stream socket: '\0' ends a line */
+
 static void vlog(int, const char *, va_list) PRINTFLIKE(2, 0);
+
+/* Connect to /dev/log; -1 if nothing listens there. */
+static int
+log_connect(void)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, "/dev/log", sizeof("/dev/log"));
+	log_stream = 0;
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return fd;
+	if (errno == EPROTOTYPE) {
+		close(fd);
+		log_stream = 1;
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+		    0)) == -1)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+/*
+ * Open the log socket, as openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL)
+ * would, while /dev/log is still reachable.  If nothing listens, lines are
+ * dropped: nothing would listen inside a jail later either.
+ */
+void
+log_open(void)
+{
+	int saved = errno;
+
+	log_fd = log_connect();
+	errno = saved;
+}
+
+/* The local time of t, converted once a second. */
+const struct tm *
+log_tm(time_t t)
+{
+	static time_t last = (time_t)-1;
+	static struct tm tm;
+
+	if (t != last) {
+		if (localtime_r(&t, &tm) == NULL)
+			memset(&tm, 0, sizeof(tm));
+		last = t;
+	}
+	return &tm;
+}
+
+static const char months[12][4] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+/* Send "<PRI>Mmm dd hh:mm:ss smtpd[PID]: msg", as syslog(3) does. */
+static void
+log_send(int prio, const char *msg)
+{
+	const struct tm *tm = log_tm(time(NULL));
+	char line[1200];
+	int n;
+
+	if (log_fd == -1)
+		return;
+	n = log_fmt(line, sizeof(line), "<%d>%s %2d %02d:%02d:%02d smtpd[%ld]: "
+	    "%s", LOG_MAIL | prio, months[tm->tm_mon % 12], tm->tm_mday,
+	    tm->tm_hour, tm->tm_min, tm->tm_sec, (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	/* A stream socket gets the terminating '\0' too. */
+	n += log_stream;
+	if (send(log_fd, line, (size_t)n, MSG_NOSIGNAL) == n)
+		return;
+	/* The log daemon restarted: one new socket, one more try. */
+	close(log_fd);
+	if ((log_fd = log_connect()) == -1)
+		return;
+	/* Nothing to do if this fails too: there is nowhere to say so. */
+	(void)send(log_fd, line, (size_t)n, MSG_NOSIGNAL);
+}
 
 static void
 vlog(int prio, const char *fmt, va_list ap)
@@ -20,9 +126,9 @@ vlog(int prio, const char *fmt, va_list ap)
 	char msg[1024];
 	int saved = errno;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	syslog(prio, "%s", msg);
-	/* Callers read errno after logging it; musl's syslog() changes it. */
+	log_vfmt(msg, sizeof(msg), fmt, ap);
+	log_send(prio, msg);
+	/* Callers read errno after logging it. */
 	errno = saved;
 }
 
@@ -55,7 +161,7 @@ log_warn(const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vfmt(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_err("%s: %s", msg, strerror(saved));
 }
@@ -123,4 +229,165 @@ log_esc(char *dst, size_t dstsz, const char *s)
 	if (dstsz > 0)
 		dst[n] = '\0';
 	return dst;
+}
+
+/* Append the n bytes of s, padded to width, to dst (of size sz) at *len. */
+static void
+put(char *dst, size_t sz, size_t *len, const char *s, size_t n,
+    int width, int left, char pad)
+{
+	size_t w = width > 0 && (size_t)width > n ? (size_t)width - n : 0;
+
+	if (w == 0 && *len + n < sz) {
+		memcpy(dst + *len, s, n);
+		*len += n;
+		return;
+	}
+	if (!left)
+		for (; w > 0; w--, (*len)++)
+			if (*len + 1 < sz)
+				dst[*len] = pad;
+	if (*len + 1 < sz)
+		memcpy(dst + *len, s, *len + n < sz ? n : sz - 1 - *len);
+	*len += n;
+	for (; w > 0; w--, (*len)++)
+		if (*len + 1 < sz)
+			dst[*len] = ' ';
+}
+
+/*
+ * vsnprintf() for the conversions smtpd formats on its hot path: %s, %c,
+ * %d, %i, %u, %x, %X, with -, 0, a width and a string precision (digits
+ * or *), and the l, ll and z sizes.  Anything else goes to vsnprintf()
+ * whole.  Returns what vsnprintf() would.
+ */
+int
+log_vfmt(char *dst, size_t sz, const char *fmt, va_list ap)
+{
+	static const char digits[] = "0123456789abcdef0123456789ABCDEF";
+	const char *f = fmt;
+	size_t len = 0;
+	va_list ap0;
+	int n;
+
+	va_copy(ap0, ap);
+	for (; *f != '\0'; f++) {
+		char num[24], *p, pad = ' ';
+		unsigned long long u;
+		int left = 0, width = 0, prec = -1, size = 0, neg = 0;
+		unsigned base;
+		const char *str;
+
+		if (*f != '%') {
+			const char *run = f;
+
+			while (f[1] != '%' && f[1] != '\0')
+				f++;
+			put(dst, sz, &len, run, (size_t)(f + 1 - run), 0, 0,
+			    ' ');
+			continue;
+		}
+		for (f++; *f == '-' || *f == '0'; f++)
+			if (*f == '-')
+				left = 1;
+			else
+				pad = '0';
+		if (*f == '*') {
+			width = va_arg(ap, int);
+			f++;
+		} else
+			for (; *f >= '0' && *f <= '9'; f++)
+				width = width * 10 + (*f - '0');
+		if (*f == '.') {
+			prec = 0;
+			if (*++f == '*') {
+				prec = va_arg(ap, int);
+				f++;
+			} else
+				for (; *f >= '0' && *f <= '9'; f++)
+					prec = prec * 10 + (*f - '0');
+		}
+		for (; *f == 'l' || *f == 'z'; f++)
+			size = *f == 'z' ? 3 : size + 1;
+		if (width < 0) {
+			left = 1;
+			width = -width;
+		}
+		if (left)
+			pad = ' ';
+		switch (*f) {
+		case '%':
+			put(dst, sz, &len, "%", 1, 0, 0, ' ');
+			continue;
+		case 'c':
+			num[0] = (char)va_arg(ap, int);
+			put(dst, sz, &len, num, 1, width, left, ' ');
+			continue;
+		case 's':
+			if ((str = va_arg(ap, const char *)) == NULL)
+				str = "(null)";
+			put(dst, sz, &len, str, prec < 0 ? strlen(str) :
+			    strnlen(str, (size_t)prec), width, left, ' ');
+			continue;
+		case 'd':
+		case 'i':
+			{
+				long long v = size == 0 ? va_arg(ap, int) :
+				    size == 1 ? va_arg(ap, long) :
+				    size == 2 ? va_arg(ap, long long) :
+				    (long long)va_arg(ap, ssize_t);
+
+				neg = v < 0;
+				u = neg ? 0ULL - (unsigned long long)v :
+				    (unsigned long long)v;
+			}
+			base = 10;
+			break;
+		case 'u':
+		case 'x':
+		case 'X':
+			u = size == 0 ? va_arg(ap, unsigned) :
+			    size == 1 ? va_arg(ap, unsigned long) :
+			    size == 2 ? va_arg(ap, unsigned long long) :
+			    va_arg(ap, size_t);
+			base = *f == 'u' ? 10 : 16;
+			break;
+		default:
+			goto other;
+		}
+		if (prec >= 0)
+			goto other;
+		p = num + sizeof(num);
+		do {
+			*--p = digits[(*f == 'X' ? 16 : 0) + u % base];
+			u /= base;
+		} while (u != 0);
+		if (neg && pad == '0') {
+			put(dst, sz, &len, "-", 1, 0, 0, ' ');
+			width = width > 0 ? width - 1 : 0;
+		} else if (neg)
+			*--p = '-';
+		put(dst, sz, &len, p, (size_t)(num + sizeof(num) - p), width,
+		    left, pad);
+	}
+	va_end(ap0);
+	if (sz > 0)
+		dst[len < sz ? len : sz - 1] = '\0';
+	return len > INT_MAX ? -1 : (int)len;
+other:
+	n = vsnprintf(dst, sz, fmt, ap0);
+	va_end(ap0);
+	return n;
+}
+
+int
+log_fmt(char *dst, size_t sz, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = log_vfmt(dst, sz, fmt, ap);
+	va_end(ap);
+	return n;
 }

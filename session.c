@@ -158,20 +158,29 @@ static void
 reply_line(struct session *s, enum reply r, const char *arg, int more)
 {
 	const struct reply_text *t = &replies[r];
-	char line[600], clean[256];
+	char clean[256], head[16];
 	const char *mark;
-	int n;
+	size_t n;
 
-	mark = strstr(t->text, "%s");
-	sanitize(clean, sizeof(clean), arg != NULL ? arg : "",
-	    arg != NULL ? strlen(arg) : 0);
-	n = snprintf(line, sizeof(line), "%d%c%s%s%.*s%s%s\r\n", t->code,
-	    more ? '-' : ' ', t->esc, t->esc[0] != '\0' ? " " : "",
-	    mark != NULL ? (int)(mark - t->text) : (int)strlen(t->text),
-	    t->text, mark != NULL ? clean : "", mark != NULL ? mark + 2 : "");
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = (int)sizeof(line) - 1;
-	io_put(line, (size_t)n);
+	/* "NNN-" or "NNN ", the enhanced code and a blank, the text. */
+	head[0] = (char)('0' + t->code / 100 % 10);
+	head[1] = (char)('0' + t->code / 10 % 10);
+	head[2] = (char)('0' + t->code % 10);
+	head[3] = more ? '-' : ' ';
+	io_put(head, 4);
+	if (t->esc[0] != '\0') {
+		io_put(t->esc, strlen(t->esc));
+		io_put(" ", 1);
+	}
+	if ((mark = strstr(t->text, "%s")) != NULL) {
+		io_put(t->text, (size_t)(mark - t->text));
+		n = sanitize(clean, sizeof(clean), arg != NULL ? arg : "",
+		    arg != NULL ? strlen(arg) : 0);
+		io_put(clean, n);
+		io_put(mark + 2, strlen(mark + 2));
+	} else
+		io_put(t->text, strlen(t->text));
+	io_put("\r\n", 2);
 
 	/* Syntax and sequence errors in a row end the session. */
 	if (more)
@@ -269,7 +278,7 @@ cmd_ehlo(struct session *s, char *arg)
 
 	if (greet(s, arg, 1) != 0)
 		return;
-	snprintf(size, sizeof(size), "SIZE %lu", conf.maxsize);
+	log_fmt(size, sizeof(size), "SIZE %lu", conf.maxsize);
 	reply_more(s, R_EHLO, conf.hostname);
 	reply_more(s, R_EHLO, "PIPELINING");
 	reply_more(s, R_EHLO, size);
@@ -425,8 +434,8 @@ add_target(void *ctx, enum target_kind kind, const char *user,
 	t = &s->targets[s->ntarget++];
 	memset(t, 0, sizeof(*t));
 	t->kind = kind;
-	snprintf(t->user, sizeof(t->user), "%s", user);
-	snprintf(t->addr, sizeof(t->addr), "%s", addr);
+	log_fmt(t->user, sizeof(t->user), "%s", user);
+	log_fmt(t->addr, sizeof(t->addr), "%s", addr);
 }
 
 /*
@@ -601,7 +610,7 @@ cmd_rcpt(struct session *s, char *arg)
 	if (rep != R_RCPT_OK && rep != R_FORWARD) {
 		char to[MAX_PATH_LEN + 3];
 
-		snprintf(to, sizeof(to), "<%s>", rep == R_NOTLOCAL ?
+		log_fmt(to, sizeof(to), "<%s>", rep == R_NOTLOCAL ?
 		    s->targets[first].addr : "");
 		s->ntarget = first;
 		reply(s, rep, to);	/* logged as a refusal */
@@ -615,7 +624,7 @@ cmd_rcpt(struct session *s, char *arg)
 	if (rep == R_FORWARD) {
 		char to[MAX_PATH_LEN + 3];
 
-		snprintf(to, sizeof(to), "<%s>", s->targets[first].addr);
+		log_fmt(to, sizeof(to), "<%s>", s->targets[first].addr);
 		reply(s, R_FORWARD, to);
 	} else
 		reply(s, R_RCPT_OK, NULL);
@@ -625,19 +634,25 @@ cmd_rcpt(struct session *s, char *arg)
 static void
 received_header(struct session *s, char *hdr, size_t sz)
 {
-	char date[64], peer[MAX_PEER + 16] = "", forr[MAX_PATH_LEN + 16] = "";
+	static char date[64];
+	static time_t dated = (time_t)-1;
+	char peer[MAX_PEER + 16] = "", forr[MAX_PATH_LEN + 16] = "";
 	time_t now = time(NULL);
 	int n;
 
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
-	    localtime(&now));
+	/* Formatted once a second: messages in a row share it. */
+	if (now != dated) {
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
+		    log_tm(now));
+		dated = now;
+	}
 	if (conf.peer[0] != '\0')
-		snprintf(peer, sizeof(peer), " ([%s%s])",
+		log_fmt(peer, sizeof(peer), " ([%s%s])",
 		    conf.peer6 ? "IPv6:" : "", conf.peer);
 	if (s->nrcpt == 1)
-		snprintf(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
+		log_fmt(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
 	/* RFC 6531 3.7.3: SMTPUTF8 is ESMTP; UTF8SMTP and UTF8LMTP say so. */
-	n = snprintf(hdr, sz, "Received: from %s%s\n\tby %s "
+	n = log_fmt(hdr, sz, "Received: from %s%s\n\tby %s "
 	    "(smtpd) with %s%s id %s%s;\n\t%s\n", s->helo, peer,
 	    conf.hostname, s->utf8 ? "UTF8" : "", conf.lmtp ? "LMTP" :
 	    s->utf8 ? "SMTP" : s->esmtp ? "ESMTP" : "SMTP", s->msgid, forr,
@@ -772,7 +787,7 @@ new_message(struct session *s)
 		reply(s, R_LOCALERR, NULL);
 		return -1;
 	}
-	snprintf(s->msgid, sizeof(s->msgid), "%s.%u", s->sessid, ++s->nmsg);
+	log_fmt(s->msgid, sizeof(s->msgid), "%s.%u", s->sessid, ++s->nmsg);
 	return 0;
 }
 
@@ -946,12 +961,12 @@ vrfy_name(char *arg, char *local)
 	if (*arg == '\0')
 		return R_SYNTAX;
 	if (strchr(arg, '@') == NULL && *arg != '<') {
-		snprintf(local, MAX_LOCAL + 1, "%s", arg);
+		log_fmt(local, MAX_LOCAL + 1, "%s", arg);
 		addr_lower(local);
 		return strlen(arg) <= MAX_LOCAL && dlv_valid_user(local) ?
 		    R_COUNT : R_NOUSER;
 	}
-	snprintf(buf, sizeof(buf), *arg == '<' ? "%s" : "<%s>", arg);
+	log_fmt(buf, sizeof(buf), *arg == '<' ? "%s" : "<%s>", arg);
 	if ((end = addr_path(buf, &pa, 1)) == NULL || *end != '\0')
 		return R_SYNTAX;
 	if (pa.domain[0] != '\0' && !addr_is_local(pa.domain))
@@ -976,7 +991,7 @@ vrfy_add(void *ctx, enum target_kind kind, const char *user, const char *addr)
 	(void)user;	/* addr names the target in full */
 	if (f->n++ == 0) {
 		f->kind = kind;
-		snprintf(f->addr, sizeof(f->addr), "%s", addr);
+		log_fmt(f->addr, sizeof(f->addr), "%s", addr);
 	}
 }
 
@@ -1002,12 +1017,12 @@ cmd_vrfy(struct session *s, char *arg)
 	}
 	x = alias_expand(local, vrfy_add, &f);
 	if (x > 0 && f.n == 1 && f.kind == T_REMOTE) {
-		snprintf(out, sizeof(out), "<%s>", f.addr);
+		log_fmt(out, sizeof(out), "<%s>", f.addr);
 		reply(s, conf.fwd.n > 0 ? R_VRFY_FORWARD : R_NOTLOCAL, out);
 		return;
 	}
 	if (x > 0 || strcmp(local, "postmaster") == 0 || dlv_exists(local)) {
-		snprintf(out, sizeof(out), "<%s@%s>", local, conf.hostname);
+		log_fmt(out, sizeof(out), "<%s@%s>", local, conf.hostname);
 		reply(s, R_VRFY_OK, out);
 		return;
 	}
@@ -1018,7 +1033,7 @@ cmd_vrfy(struct session *s, char *arg)
 		reply(s, R_NOUSER, NULL);
 		break;
 	case 1:
-		snprintf(out, sizeof(out), "<%.64s@%s>", match, conf.hostname);
+		log_fmt(out, sizeof(out), "<%.64s@%s>", match, conf.hostname);
 		reply(s, R_VRFY_OK, out);
 		break;
 	default:
@@ -1042,7 +1057,7 @@ expn_add(void *ctx, enum target_kind kind, const char *user, const char *addr)
 	(void)user;	/* addr names the target in full */
 	if (l->n++ > 0)
 		reply_more(l->s, R_EXPN_ITEM, l->last);
-	snprintf(l->last, sizeof(l->last), "<%s>", addr);
+	log_fmt(l->last, sizeof(l->last), "<%s>", addr);
 }
 
 static void
@@ -1131,7 +1146,7 @@ sess_start(struct session *s)
 
 	s->state = ST_INIT;
 	s->spool = -1;
-	snprintf(s->sessid, sizeof(s->sessid), "%lX%05lX",
+	log_fmt(s->sessid, sizeof(s->sessid), "%lX%05lX",
 	    (unsigned long)time(NULL), (unsigned long)getpid() & 0xfffff);
 	log_info("session=%s connect client=%s", s->sessid,
 	    log_esc(peer, sizeof(peer), conf.peer[0] != '\0' ? conf.peer :

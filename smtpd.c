@@ -59,7 +59,7 @@ usage(const char *why, int opt)
 	    "[-D domain] [-d maildir] [-f command] [-h name] [-I seconds] "
 	    "[-k seconds] [-m command] [-n rcpts] [-Q dir] [-R seconds] "
 	    "[-r dir] [-s bytes] [-T seconds] [-t seconds] [-U utmp] "
-	    "[-u user] [-w seconds]", why, log_esc(esc, sizeof(esc), o));
+	    "[-u user | uid:gid] [-w seconds]", why, log_esc(esc, sizeof(esc), o));
 }
 
 /* Parse a decimal option argument in [min, max] or exit. */
@@ -125,6 +125,27 @@ find_peer(void)
 }
 
 /*
+ * -u UID:GID: two decimal ids, looked up nowhere.  Returns 0 for a name
+ * (anything else), and exits on digits that are not two valid ids.
+ */
+static int
+numeric_ids(const char *s, uid_t *uid, gid_t *gid)
+{
+	const char *colon = strchr(s, ':');
+	char u[24];
+	size_t n;
+
+	if (colon == NULL || (n = (size_t)(colon - s)) == 0 ||
+	    strspn(s, "0123456789") != n || n >= sizeof(u))
+		return 0;
+	memcpy(u, s, n);
+	u[n] = '\0';
+	*uid = (uid_t)number(u, 0, INT_MAX, 'u');
+	*gid = (gid_t)number(colon + 1, 0, INT_MAX, 'u');
+	return 1;
+}
+
+/*
  * Chroot into -r and drop to -u, in the order of STYLE 6: nothing of the
  * outside world is needed afterwards, and root cannot be regained.  The
  * user and its groups are read from /etc/passwd and /etc/group before the
@@ -137,7 +158,13 @@ drop_privileges(const char *user, const char *root)
 	uid_t uid = 0;
 	gid_t gid = 0;
 
-	if (user != NULL) {
+	if (user != NULL && numeric_ids(user, &uid, &gid)) {
+		if (uid == 0)
+			die("-u %s: refusing to run as root", user);
+		/* No name, no group list: the one group given, and no NSS. */
+		if (setgroups(1, &gid) != 0)
+			die("-u %s: groups: %s", user, strerror(errno));
+	} else if (user != NULL) {
 		if ((pw = getpwnam(user)) == NULL)
 			die("-u %s: no such user", user);
 		uid = pw->pw_uid;
@@ -171,7 +198,7 @@ main(int argc, char *argv[])
 	/* A vanished client is an EPIPE, a too-large file an EFBIG. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
-	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	log_open();
 	if (atexit(startup_reply) != 0)
 		die("atexit failed");
 	opterr = 0;	/* getopt() would tell stderr */

@@ -22,6 +22,7 @@
 #define SMTPD_H
 
 #include <sys/types.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -162,6 +163,11 @@ void	 log_warn(const char *, ...) PRINTFLIKE(1, 2);
 void	 die(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 size_t	 sanitize(char *, size_t, const char *, size_t);
 const char *log_esc(char *, size_t, const char *);
+void	 log_open(void);
+int	 log_fmt(char *, size_t, const char *, ...) PRINTFLIKE(3, 4);
+int	 log_vfmt(char *, size_t, const char *, va_list) PRINTFLIKE(3, 0);
+struct tm;
+const struct tm *log_tm(time_t);
 
 /* addr.c */
 #define ADDR_RCPT	1	/* addr_path(): a forward-path */

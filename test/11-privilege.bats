@@ -201,3 +201,34 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 	[ "$(stat -c '%U:%G %a' "$spool/alice")" = "daemon:mail 660" ]
 	[ "$(ls -A "$spool")" = alice ]
 }
+
+@test "-u UID:GID drops to those ids with that one group, looking up no name" {
+	needs_root
+	local uid gid
+	uid=$(id -u "$SMTPD_USER") gid=$(id -g "$SMTPD_USER")
+	live -u "$uid:$gid" -d "$MAIL" -h "$HOST"
+	echo "status: $(grep -E '^(Uid|Gid|Groups|CapEff):' "/proc/$SESSION_PID/status" | tr '\n' ' ')" >&2
+	[ "$(proc_ids "$SESSION_PID" Uid)" = "$uid $uid $uid $uid" ]
+	[ "$(proc_ids "$SESSION_PID" Gid)" = "$gid $gid $gid $gid" ]
+	[ "$(proc_groups "$SESSION_PID")" = "$gid " ]
+	[ "$(awk '$1 == "CapEff:" { print $2 }' "/proc/$SESSION_PID/status")" = 0000000000000000 ]
+	# No NSS module was loaded to find them.
+	! grep -q libnss_ "/proc/$SESSION_PID/maps"
+	say "HELO client.example" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@$HOST>" DATA
+	printf 'Subject: numeric\r\n\r\nhi\r\n.\r\n' >&8
+	IFS= read -r -t 10 -u 9 reply
+	[[ $reply == "250 "* ]]
+	grep -q '^Subject: numeric' "$MAIL/alice"
+	end_live
+}
+
+@test "-u 0:0 and malformed numeric ids end before the greeting" {
+	needs_root
+	local bad
+	for bad in 0:0 "0:$(id -g "$SMTPD_USER")" 12:x 12: 99999999999:1; do
+		run -1 --separate-stderr smtpd_bare -u "$bad" </dev/null
+		codes_are 421
+		[ -z "$stderr" ]
+	done
+}
