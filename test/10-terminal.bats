@@ -24,9 +24,7 @@ setup() {
 # alice is logged in; what reached her terminal is in $TTYOUT.
 on_tty() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	printf '%s\r\n' "$@" | on_tty_raw "${opts[@]}"
+	lines "${ARGS[@]}" | on_tty_raw "${OPTS[@]}"
 }
 
 # on_tty_raw HELPER-OPTIONS: the same, fed the raw bytes of stdin.
@@ -39,9 +37,7 @@ on_tty_raw() {
 # STRING, with nothing between or added.
 on_tty_bytes() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	printf '%b' "$@" | on_tty_raw "${opts[@]}"
+	printf '%b' "${ARGS[@]}" | on_tty_raw "${OPTS[@]}"
 }
 
 # tty_text [FILE]: what reached the terminal, without the CRs.
@@ -97,15 +93,10 @@ tx() {
 # two_ttys OUTER-OPTIONS -- INNER-OPTIONS: the session of TX while alice
 # is logged in twice; the inner terminal's text is in $TTYOUT2.
 two_ttys() {
-	local outer=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		outer+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
-	printf '%s\r\n' "${TX[@]}" | timeout 10 \
-		"$PTYHELPER" -f "$UTMP" -n alice -c "$TTYOUT" -o "$OWNER" "${outer[@]}" -- \
-		"$PTYHELPER" -f "$UTMP" -n alice -c "$TTYOUT2" -o "$OWNER" "$@" -- \
+	split_opts "$@"
+	lines "${TX[@]}" | timeout 10 \
+		"$PTYHELPER" -f "$UTMP" -n alice -c "$TTYOUT" -o "$OWNER" "${OPTS[@]}" -- \
+		"$PTYHELPER" -f "$UTMP" -n alice -c "$TTYOUT2" -o "$OWNER" "${ARGS[@]}" -- \
 		"$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -U "$UTMP"
 }
 
@@ -121,22 +112,20 @@ two_ttys() {
 @test "HELP names SEND, SOML and SAML" {
 	run -0 --separate-stderr smtp -- HELP QUIT
 	[[ $output == *SEND* && $output == *SOML* && $output == *SAML* ]]
-	[ -z "$stderr" ]
+	smtp_ok
 }
 
 @test "SEND, SOML and SAML need HELO first and a sender after" {
 	run -0 --separate-stderr smtp -- "SEND FROM:<a@b.example>" "HELO c" \
 		"SOML FROM:<a@b.example>" "SAML FROM:<a@b.example>" RSET \
 		"SAML TO:<a@b.example>" "SEND FROM:a@b.example" QUIT
-	codes_are 220 503 250 250 503 250 501 501 221
-	[ -z "$stderr" ]
+	smtp_ok 220 503 250 250 503 250 501 501 221
 }
 
 @test "SEND to an active user writes banner, subject, body and end line to the terminal" {
 	tx SEND
 	run -0 --separate-stderr on_tty -- "${TX[@]}"
-	codes_are 220 250 250 250 354 250 221
-	[ -z "$stderr" ]
+	smtp_ok 220 250 250 250 354 250 221
 	run tty_text
 	[[ ${lines[0]} =~ ^Message\ from\ carol@client\.example\ at\ [0-9]{2}:[0-9]{2}\ \.\.\.$ ]]
 	[ "${lines[1]}" = "Subject: lunch" ]
@@ -162,10 +151,9 @@ two_ttys() {
 	run -0 --separate-stderr smtp -U "$UTMP" -- "HELO client.example" \
 		"SEND FROM:<carol@client.example>" "RCPT TO:<alice@mx.test.example>" \
 		DATA QUIT
-	codes_are 220 250 250 450 503 221
+	smtp_ok 220 250 250 450 503 221
 	esc_is 4 4.2.1
 	count_is 0 mbox_count "$MAIL/alice"
-	[ -z "$stderr" ]
 }
 
 @test "SEND to a user whose terminal refuses messages (mesg n) is 450 4.2.1" {
@@ -522,8 +510,7 @@ two_ttys() {
 	run -0 --separate-stderr smtp -U "$BATS_TEST_TMPDIR/no-such-utmp" -- \
 		"HELO client.example" "SEND FROM:<carol@client.example>" \
 		"RCPT TO:<alice@mx.test.example>" QUIT
-	codes_are 220 250 250 450 221
-	[ -z "$stderr" ]
+	smtp_ok 220 250 250 450 221
 }
 
 @test "-U is listed in the usage message" {

@@ -2,6 +2,7 @@
 # CHUNKING (RFC 3030): BDAT chunks, their limits and their order.
 
 load helper
+load launch
 
 # Start of a transaction to alice, as printf %b text.
 START='EHLO client.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@mx.test.example>\r\n'
@@ -14,30 +15,23 @@ chunk() {
 	printf 'BDAT %d%s\\r\\n%s' "$n" "${2:+ $2}" "$1"
 }
 
-pad() {
-	local s
-	printf -v s '%*s' "$1" ''
-	printf '%s' "${s// /x}"
-}
-
 @test "EHLO and LHLO advertise CHUNKING, not BINARYMIME" {
 	run -0 --separate-stderr smtp -- "EHLO c" QUIT
 	ehlo_keywords | grep -qx CHUNKING
 	! ehlo_keywords | grep -q BINARYMIME
 	run -0 --separate-stderr smtp -L -- "LHLO c" QUIT
 	ehlo_keywords | grep -qx CHUNKING
-	[ -z "$stderr" ]
+	smtp_ok
 }
 
 @test "chunks are read by count, each answered 250, the message after LAST" {
 	run -0 --separate-stderr smtp_bytes -- "${START}$(chunk 'Subject: t\r\n\r\n')$(chunk 'hello\r\n\r\n' LAST)QUIT\r\n"
-	codes_are 220 250 250 250 250 250 221
+	smtp_ok 220 250 250 250 250 250 221
 	escs_are - - 2.1.0 2.1.5 2.0.0 2.0.0 2.0.0
 	count_is 1 mbox_count "$MAIL/alice"
 	[ "$(mbox_msg "$MAIL/alice" 1 header Subject)" = t ]
 	mbox_msg "$MAIL/alice" 1 body >"$BATS_TEST_TMPDIR/body"
 	printf 'hello\n\n' | cmp - "$BATS_TEST_TMPDIR/body"
-	[ -z "$stderr" ]
 }
 
 @test "BDAT 0 LAST ends the message; alone it sends an empty one" {
@@ -98,10 +92,9 @@ pad() {
 
 @test "a chunk past -s is read and thrown away, 552, and the transaction ends" {
 	run -0 --separate-stderr smtp_bytes -s 10 -- "${START}BDAT 6\r\nQUIT\r\nBDAT 6\r\nQUIT\r\nBDAT 6 LAST\r\nQUIT\r\nRCPT TO:<alice@mx.test.example>\r\nMAIL FROM:<>\r\nRCPT TO:<alice@mx.test.example>\r\nBDAT 4 LAST\r\nabc\nNOOP\r\nQUIT\r\n"
-	codes_are 220 250 250 250 250 552 503 503 250 250 550 250 221
+	smtp_ok 220 250 250 250 250 552 503 503 250 250 550 250 221
 	esc_is 6 5.3.4
 	count_is 0 mbox_count "$MAIL/alice"
-	[ -z "$stderr" ]
 }
 
 @test "chunks of exactly -s octets in all are accepted" {
@@ -214,10 +207,7 @@ PY
 }
 
 teardown() {
-	if [ -n "${LAUNCHER-}" ]; then
-		kill "$LAUNCHER" 2>/dev/null || true
-		wait "$LAUNCHER" 2>/dev/null || true
-	fi
+	stop_launcher
 }
 
 # Exim as a real CHUNKING and SMTPUTF8 client.  Debian's package conflicts
@@ -265,13 +255,9 @@ CONF
 @test "Exim delivers through CHUNKING and SMTPUTF8" {
 	[ -x "${EXIM4_ROOT-}/usr/sbin/exim4" ] || skip "no unpacked Exim (EXIM4_ROOT)"
 	[ "$(id -u)" = 0 ] || skip "needs root"
-	command -v systemd-socket-activate >/dev/null || skip "no systemd-socket-activate"
+	needs systemd-socket-activate
 	mkmbox 'josé'
-	PORT=$(free_port)
-	systemd-socket-activate --accept --inetd -l "127.0.0.1:$PORT" \
-		"$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" 3>&- &
-	LAUNCHER=$!
-	wait_port "$PORT"
+	launch_socket_activate -d "$MAIL" -h "$HOST"
 	# 200 kB: several chunks; a dot line and a From line on the way.
 	{ printf 'Subject: via exim\n\n..dot\nFrom here\n'
 	  for i in $(seq 4000); do printf 'line %05d of a long message\n' "$i"; done; } \

@@ -3,18 +3,10 @@ load helper
 # Mailboxes and locks that are not what they should be: refused, without
 # a hang and without writing through them.
 
-# deliver_to USER [OPTIONS]: one message to USER; the replies in $output.
-deliver_to() {
-	local user=$1
-	shift
-	run --separate-stderr smtp "$@" -- "HELO c" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<$user@mx.test.example>" DATA "Subject: odd" "" "body" . QUIT
-}
-
 # not_accepted: the session ended normally and no message got 250 after 354.
 not_accepted() {
 	[ "$status" -eq 0 ] || { echo "exit $status" >&2; return 1; }
-	[ -z "$stderr" ] || { echo "stderr: $stderr" >&2; return 1; }
+	smtp_ok || return 1
 	parse_replies
 	local i n=${#REPLY_CODES[@]}
 	[ "${REPLY_CODES[$((n - 1))]}" = 221 ] || { show_output; return 1; }
@@ -30,14 +22,14 @@ not_accepted() {
 	: >"$BATS_TEST_TMPDIR/target"
 	give_to_smtpd "$BATS_TEST_TMPDIR/target"
 	ln -s "$BATS_TEST_TMPDIR/target" "$MAIL/carol"
-	deliver_to carol
+	run --separate-stderr send_to carol
 	not_accepted
 	[ ! -s "$BATS_TEST_TMPDIR/target" ]
 }
 
 @test "an mbox with a second hard link is refused and not written" {
 	ln "$MAIL/alice" "$BATS_TEST_TMPDIR/hardlink"
-	deliver_to alice
+	run --separate-stderr send_to alice
 	not_accepted
 	[ ! -s "$MAIL/alice" ]
 }
@@ -45,14 +37,14 @@ not_accepted() {
 @test "an mbox that is a FIFO without a reader is refused without a hang" {
 	mkfifo "$MAIL/carol"
 	give_to_smtpd "$MAIL/carol"
-	deliver_to carol
+	run --separate-stderr send_to carol
 	not_accepted
 }
 
 @test "an mbox that is a character device is refused and not written" {
 	mknod "$MAIL/carol" c 1 3 || skip "mknod not permitted"
 	give_to_smtpd "$MAIL/carol"
-	deliver_to carol
+	run --separate-stderr send_to carol
 	not_accepted
 }
 
@@ -60,14 +52,14 @@ not_accepted() {
 	mkdir -p "$BATS_TEST_TMPDIR/md/new" "$BATS_TEST_TMPDIR/md/tmp" "$BATS_TEST_TMPDIR/md/cur"
 	give_to_smtpd "$BATS_TEST_TMPDIR/md"
 	ln -s "$BATS_TEST_TMPDIR/md" "$MAIL/carol"
-	deliver_to carol
+	run --separate-stderr send_to carol
 	not_accepted
 	[ -z "$(find "$BATS_TEST_TMPDIR/md" -type f)" ]
 }
 
 @test "a fresh dotlock that is a symlink is not followed: 451 after -w, nothing created" {
 	ln -s "$BATS_TEST_TMPDIR/victim" "$MAIL/alice.lock"
-	deliver_to alice -w 1
+	run --separate-stderr send_to alice -w 1
 	not_accepted
 	code_is 6 451
 	[ ! -e "$BATS_TEST_TMPDIR/victim" ]
@@ -79,7 +71,7 @@ not_accepted() {
 	printf 'precious\n' >"$BATS_TEST_TMPDIR/victim"
 	give_to_smtpd "$BATS_TEST_TMPDIR/victim"
 	ln -s "$BATS_TEST_TMPDIR/victim" "$MAIL/alice.lock"
-	deliver_to alice -w 1
+	run --separate-stderr send_to alice -w 1
 	not_accepted
 	[ "$(cat "$BATS_TEST_TMPDIR/victim")" = precious ]
 }
@@ -89,7 +81,7 @@ not_accepted() {
 	give_to_smtpd "$BATS_TEST_TMPDIR/victim"
 	ln -s "$BATS_TEST_TMPDIR/victim" "$MAIL/alice.lock"
 	touch -h -d '1 hour ago' "$MAIL/alice.lock"
-	deliver_to alice -w 1
+	run --separate-stderr send_to alice -w 1
 	[ "$status" -eq 0 ]
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
@@ -104,7 +96,7 @@ not_accepted() {
 		mkdir -p "$BATS_TEST_TMPDIR/outside"
 		give_to_smtpd "$BATS_TEST_TMPDIR/outside"
 		ln -s "$BATS_TEST_TMPDIR/outside" "$MAIL/bob/$d"
-		deliver_to bob
+		run --separate-stderr send_to bob
 		not_accepted
 		code_is 6 451
 		[ -z "$(find "$BATS_TEST_TMPDIR/outside" -type f)" ]

@@ -4,26 +4,9 @@ load helper
 # session under 4 MiB, from /usr/bin/time) and cuts off slow clients.
 # Under a sanitizer or valgrind (SMTPD_NO_RSS=1) RSS is not checked.
 
-RSS_LIMIT_KB=4096
-
 setup() {
 	smtp_setup
-	[ -x /usr/bin/time ] || skip "needs /usr/bin/time (package time)"
-}
-
-# hostile KIND OPTIONS: feed input KIND; sets $result to "exit=... codes=...".
-hostile() {
-	local kind=$1
-	shift
-	run -0 --separate-stderr timeout 200 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
-	    hostile "$kind" -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
-	echo "$output"
-	[ -z "$stderr" ]
-	[[ $output =~ ^exit=0\ stderr=0\ rss=([0-9]+)\  ]]
-	if [ -z "${SMTPD_NO_RSS-}" ] && [ "${BASH_REMATCH[1]}" -gt "$RSS_LIMIT_KB" ]; then
-		echo "peak RSS ${BASH_REMATCH[1]} KiB over $RSS_LIMIT_KB KiB" >&2
-		return 1
-	fi
+	hostile_setup
 }
 
 @test "4 MiB of random bytes end in 421 after 20 errors, with bounded memory" {

@@ -6,17 +6,9 @@
 load helper
 load launch
 
-# to_user USER OPTIONS: one message to USER; the replies in $output.
-to_user() {
-	local user=$1
-	shift
-	run --separate-stderr smtp "$@" -- "HELO c" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:<$user@mx.test.example>" DATA "Subject: race" "" "body" . QUIT
-}
-
 # The input of one such session, for commands that run smtpd themselves.
 session_input() {
-	printf '%s\r\n' "HELO c" "MAIL FROM:<a@b.example>" \
+	lines "HELO c" "MAIL FROM:<a@b.example>" \
 	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: race" "" "body" . QUIT
 }
 
@@ -59,21 +51,19 @@ reader_races() {
 @test "a mailbox a reader replaces while smtpd waits for its lock gets the message at its path" {
 	reader_races rename
 	[ "$status" -eq 0 ]
-	codes_are 220 250 250 250 354 250 221
+	smtp_ok 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 	[ ! -s "$MAIL/alice.old" ]
 	[ ! -e "$MAIL/alice.lock" ]
-	[ -z "$stderr" ]
 }
 
 @test "a mailbox a reader removes while smtpd waits for its lock is a temporary failure, not a lost 250" {
 	reader_races unlink
 	[ "$status" -eq 0 ]
-	codes_are 220 250 250 250 354 451 221
+	smtp_ok 220 250 250 250 354 451 221
 	esc_is 6 4.*
 	[ ! -e "$MAIL/alice" ]
 	[ ! -e "$MAIL/alice.lock" ]
-	[ -z "$stderr" ]
 }
 
 # dead_pid: a process id that no longer runs.
@@ -85,7 +75,7 @@ dead_pid() {
 OTHER=$'From other@c.example Thu Jan  1 00:00:00 2026\nSubject: other\n\nkeep me\n\n'
 
 @test "a dead delivery's lock does not cut messages other writers appended after it" {
-	to_user alice
+	run --separate-stderr send_to alice
 	codes_are 220 250 250 250 354 250 221
 	start=$(stat -c %s "$MAIL/alice")
 	printf 'From a@b.example Thu Jan  1 00:00:00 2026\nReturn-Path: <a@b.ex' >>"$MAIL/alice"
@@ -93,13 +83,12 @@ OTHER=$'From other@c.example Thu Jan  1 00:00:00 2026\nSubject: other\n\nkeep me
 	printf 'smtpd %s %s\n' "$(dead_pid)" "$start" >"$MAIL/alice.lock"
 	give_to_smtpd "$MAIL/alice.lock"
 	cp "$MAIL/alice" "$BATS_TEST_TMPDIR/before"
-	to_user alice -w 1
-	codes_are 220 250 250 250 354 250 221
+	run --separate-stderr send_to alice -w 1
+	smtp_ok 220 250 250 250 354 250 221
 	# Nothing before the new copy was cut.
 	cmp -n "$(stat -c %s "$BATS_TEST_TMPDIR/before")" "$BATS_TEST_TMPDIR/before" "$MAIL/alice"
 	grep -qx 'keep me' "$MAIL/alice"
 	[ ! -e "$MAIL/alice.lock" ]
-	[ -z "$stderr" ]
 }
 
 # dead_lock START END: the lock a killed delivery of this mbox leaves.
@@ -110,30 +99,28 @@ dead_lock() {
 }
 
 @test "a dead delivery's own half-written tail is cut off" {
-	to_user alice
+	run --separate-stderr send_to alice
 	start=$(stat -c %s "$MAIL/alice")
 	cp "$MAIL/alice" "$BATS_TEST_TMPDIR/before"
 	printf 'From a@b.example Thu Jan  1 00:00:00 2026\nReturn-Path: <a@b.ex' >>"$MAIL/alice"
 	dead_lock "$start" $((start + 500))
-	to_user alice -w 1
-	codes_are 220 250 250 250 354 250 221
+	run --separate-stderr send_to alice -w 1
+	smtp_ok 220 250 250 250 354 250 221
 	count_is 2 mbox_count "$MAIL/alice"
 	cmp -n "$start" "$BATS_TEST_TMPDIR/before" "$MAIL/alice"
 	! grep -q 'a@b.ex$' "$MAIL/alice"
-	[ -z "$stderr" ]
 }
 
 @test "a dead delivery's tail followed by another writer's message is left alone" {
-	to_user alice
+	run --separate-stderr send_to alice
 	start=$(stat -c %s "$MAIL/alice")
 	printf 'From a@b.example Thu Jan  1 00:00:00 2026\nReturn-Path: <a@b.ex\n' >>"$MAIL/alice"
 	printf '%s' "$OTHER" >>"$MAIL/alice"
 	cp "$MAIL/alice" "$BATS_TEST_TMPDIR/before"
 	dead_lock "$start" $((start + 5000))
-	to_user alice -w 1
-	codes_are 220 250 250 250 354 250 221
+	run --separate-stderr send_to alice -w 1
+	smtp_ok 220 250 250 250 354 250 221
 	cmp -n "$(stat -c %s "$BATS_TEST_TMPDIR/before")" "$BATS_TEST_TMPDIR/before" "$MAIL/alice"
-	[ -z "$stderr" ]
 }
 
 @test "a delivery killed while it holds its dotlock does not block the mailbox" {
@@ -150,11 +137,10 @@ dead_lock() {
 	codes_are 220 250 250 250 354 451 221
 	[ -e "$MAIL/alice.lock" ]
 	[ -s "$MAIL/alice.lock" ]
-	to_user alice -w 1
-	codes_are 220 250 250 250 354 250 221
+	run --separate-stderr send_to alice -w 1
+	smtp_ok 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
 	[ ! -e "$MAIL/alice.lock" ]
-	[ -z "$stderr" ]
 }
 
 # shared_dir: $MAIL as FreeBSD's /var/mail, world-writable and sticky.
@@ -167,23 +153,21 @@ shared_dir() {
 	shared_dir
 	for u in carol postmaster; do
 		install -m 0666 -o 4242 /dev/null "$MAIL/$u"
-		to_user "$u" -w 1
-		codes_are 220 250 250 250 354 451 221
+		run --separate-stderr send_to "$u" -w 1
+		smtp_ok 220 250 250 250 354 451 221
 		esc_is 6 4.*
 		[ ! -s "$MAIL/$u" ]
 	done
-	[ -z "$stderr" ]
 }
 
 @test "in a sticky world-writable mail directory smtpd's own mailboxes get mail" {
 	shared_dir
-	to_user alice -w 1
+	run --separate-stderr send_to alice -w 1
 	codes_are 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/alice"
-	to_user postmaster -w 1
-	codes_are 220 250 250 250 354 250 221
+	run --separate-stderr send_to postmaster -w 1
+	smtp_ok 220 250 250 250 354 250 221
 	count_is 1 mbox_count "$MAIL/postmaster"
-	[ -z "$stderr" ]
 }
 
 @test "a lock another user left in a sticky mail directory is a logged temporary failure" {
@@ -194,25 +178,22 @@ shared_dir() {
 	touch -d '1 hour ago' "$MAIL/alice.lock"
 	run -0 --separate-stderr smtp_logged -w 1 -- "HELO c" "MAIL FROM:<a@b.example>" \
 	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: x" "" x . QUIT
-	codes_are 220 250 250 250 354 451 221
+	smtp_ok 220 250 250 250 354 451 221
 	esc_is 6 4.*
 	log_has 'alice\.lock: lock held by uid 4242, cannot remove'
 	[ ! -s "$MAIL/alice" ]
-	[ -z "$stderr" ]
 }
 
 @test "a world-writable mail directory without the sticky bit gets no mail" {
 	chmod 0777 "$MAIL"
-	to_user alice -w 1
-	codes_are 220 250 250 250 354 451 221
+	run --separate-stderr send_to alice -w 1
+	smtp_ok 220 250 250 250 354 451 221
 	[ ! -s "$MAIL/alice" ]
-	[ -z "$stderr" ]
 }
 
 @test "a world-writable mailbox gets no mail" {
 	chmod 0666 "$MAIL/alice"
-	to_user alice -w 1
-	codes_are 220 250 250 250 354 451 221
+	run --separate-stderr send_to alice -w 1
+	smtp_ok 220 250 250 250 354 451 221
 	[ ! -s "$MAIL/alice" ]
-	[ -z "$stderr" ]
 }

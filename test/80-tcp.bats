@@ -1,25 +1,18 @@
 load helper
+load launch
 
 # Deployment: smtpd behind systemd-socket-activate on a loopback port, with
 # real clients (Python smtplib, swaks).
 
 setup() {
 	smtp_setup
-	command -v systemd-socket-activate >/dev/null || skip "needs systemd-socket-activate"
-	PORT=$(free_port)
+	needs systemd-socket-activate
 	# TCPREMOTEIP is set to show that getpeername(0) wins over it.
-	TCPREMOTEIP=203.0.113.5 systemd-socket-activate --accept --inetd -l "127.0.0.1:$PORT" \
-	    -E TCPREMOTEIP=203.0.113.5 \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" >"$BATS_TEST_TMPDIR/launcher.log" 2>&1 3>&- &
-	LAUNCHER=$!
-	wait_port "$PORT"
+	launch_socket_activate TCPREMOTEIP=203.0.113.5 -d "$MAIL" -h "$HOST"
 }
 
 teardown() {
-	if [ -n "${LAUNCHER-}" ]; then
-		kill "$LAUNCHER" 2>/dev/null || true
-		wait "$LAUNCHER" 2>/dev/null || true
-	fi
+	stop_launcher
 }
 
 @test "Python smtplib delivers to an mbox and a Maildir user over TCP" {
@@ -56,7 +49,7 @@ print("ok")
 	re='^from client\.example \(\[127\.0\.0\.1\]\).* by mx\.test\.example( \([^)]*\))? with ESMTP id [^ ;]+'
 	[[ $rcvd =~ $re ]]
 	no_cr "$MAIL/alice"
-	[ -z "$stderr" ]
+	smtp_ok
 }
 
 @test "swaks delivers a message with pipelining over TCP" {

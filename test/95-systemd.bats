@@ -88,7 +88,7 @@ queued() {
 	[ "$(queued)" = 1 ]
 	chmod 0755 "$MAIL/bob/tmp"
 	run -0 --separate-stderr unit_run smtpd-queue.service -h "$HOST" -F
-	[ -z "$stderr" ]
+	smtp_ok
 	[ "$(queued)" = 0 ]
 	count_is 1 maildir_count "$MAIL/bob"
 	count_is 1 mbox_count "$MAIL/alice"
@@ -107,7 +107,7 @@ queued() {
 	[ -n "$cron" ]
 	shipped_argv $cron
 	run -0 --separate-stderr timeout 10 "${ARGV[@]}" -h "$HOST" -F
-	[ -z "$stderr" ]
+	smtp_ok
 	[ "$(queued)" = 0 ]
 	count_is 1 maildir_count "$MAIL/bob"
 }

@@ -60,6 +60,9 @@ setup() {
 }
 
 # split_opts WORDS...: OPTS gets the words before "--", ARGS those after.
+# The prologue of every "NAME OPTIONS -- LINES..." helper is this one call,
+# then "${OPTS[@]}" and "${ARGS[@]}" (expanded before the next helper
+# splits again).
 split_opts() {
 	OPTS=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
@@ -70,14 +73,16 @@ split_opts() {
 	ARGS=("$@")
 }
 
+# lines LINE...: the lines with CRLF, as a client sends them; nothing for
+# no lines.
+lines() {
+	[ $# -eq 0 ] || printf '%s\r\n' "$@"
+}
+
 # smtp OPTIONS -- LINES...: one session, the lines sent at once with CRLF.
 smtp() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	if [ $# -gt 0 ]; then
-		printf '%s\r\n' "$@"
-	fi | timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${opts[@]}"
+	lines "${ARGS[@]}" | smtp_raw "${OPTS[@]}"
 }
 
 # smtp_raw OPTIONS: one session fed the raw bytes of stdin.
@@ -89,9 +94,28 @@ smtp_raw() {
 # \r, \n and \xNN are exact and nothing is added.
 smtp_bytes() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	printf '%b' "$*" | smtp_raw "${opts[@]}"
+	printf '%b' "${ARGS[*]}" | smtp_raw "${OPTS[@]}"
+}
+
+# send_to USER [OPTIONS] [-- BODY...]: a session that sends one message
+# from a@b.example to USER@$HOST, or to USER as it is if it has an @ (the
+# body "Subject: test", "", "hello" unless given), then QUIT.  Replies:
+# 220 250 250 250 354 250 221.
+send_to() {
+	local to=$1
+	shift
+	[[ $to == *@* ]] || to=$to@$HOST
+	split_opts "$@"
+	[ ${#ARGS[@]} -gt 0 ] || ARGS=("Subject: test" "" "hello")
+	smtp "${OPTS[@]}" -- "HELO client.example" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<$to>" DATA "${ARGS[@]}" . QUIT
+}
+
+# pad N: N letters x.
+pad() {
+	local s
+	printf -v s '%*s' "$1" ''
+	printf '%s' "${s// /x}"
 }
 
 # Splits $output into replies.  REPLY_CODES, REPLY_ESCS and REPLY_LINES get
@@ -135,43 +159,55 @@ show_output() {
 # codes_are CODE...: the replies in $output have exactly these codes.
 codes_are() {
 	parse_replies
-	if [ "${REPLY_CODES[*]}" != "$*" ]; then
-		printf 'expected codes: %s\n     got codes: %s\n' "$*" "${REPLY_CODES[*]}" >&2
+	all_are codes "${REPLY_CODES[*]}" "$@"
+}
+
+# all_are WHAT GOT WANT...: GOT (the codes or enhanced codes of all
+# replies, joined by spaces) is WANT.
+all_are() {
+	local what=$1 got=$2
+	shift 2
+	if [ "$got" != "$*" ]; then
+		printf 'expected %s: %s\n     got %s: %s\n' "$what" "$*" "$what" "$got" >&2
 		show_output
 		return 1
 	fi
 }
 
+# smtp_ok [CODE...]: the session run last wrote nothing to stderr and its
+# replies have exactly these codes (with no CODE, only stderr is checked).
+smtp_ok() {
+	if [ -n "${stderr-}" ]; then
+		printf 'stderr:\n%s\n' "$stderr" >&2
+		return 1
+	fi
+	[ $# -eq 0 ] || codes_are "$@"
+}
+
 # escs_are ESC...: the enhanced codes of all replies ("-" for none).
 escs_are() {
 	parse_replies
-	if [ "${REPLY_ESCS[*]}" != "$*" ]; then
-		printf 'expected enhanced codes: %s\n     got enhanced codes: %s\n' "$*" "${REPLY_ESCS[*]}" >&2
-		show_output
-		return 1
-	fi
+	all_are 'enhanced codes' "${REPLY_ESCS[*]}" "$@"
 }
 
 # esc_is N ESC: reply N (1 is the greeting) has enhanced code ESC; a pattern
 # such as "4.*" is allowed.
 esc_is() {
 	parse_replies
-	local got=${REPLY_ESCS[$(($1 - 1))]-none}
-	# shellcheck disable=SC2053
-	if [[ $got != $2 ]]; then
-		printf 'reply %s: expected enhanced code %s, got %s\n' "$1" "$2" "$got" >&2
-		show_output
-		return 1
-	fi
+	nth_is 'enhanced code' "$1" "$2" "${REPLY_ESCS[$(($1 - 1))]-none}"
 }
 
 # code_is N CODE: reply N has code CODE (a pattern such as "45?" is allowed).
 code_is() {
 	parse_replies
-	local got=${REPLY_CODES[$(($1 - 1))]-none}
+	nth_is code "$1" "$2" "${REPLY_CODES[$(($1 - 1))]-none}"
+}
+
+# nth_is WHAT N PATTERN GOT: GOT, the WHAT of reply N, matches PATTERN.
+nth_is() {
 	# shellcheck disable=SC2053
-	if [[ $got != $2 ]]; then
-		printf 'reply %s: expected code %s, got %s\n' "$1" "$2" "$got" >&2
+	if [[ $4 != $3 ]]; then
+		printf 'reply %s: expected %s %s, got %s\n' "$2" "$1" "$3" "$4" >&2
 		show_output
 		return 1
 	fi
@@ -304,18 +340,27 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_port PORT: wait (at most 5 s) until 127.0.0.1:PORT accepts.
-wait_port() {
-	python3 -c '
-import socket, sys, time
-deadline = time.time() + 5
-while True:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        break
-    except OSError:
-        if time.time() > deadline:
-            sys.exit("port %s never accepted" % sys.argv[1])
-        time.sleep(0.05)
-' "$1"
+# hostile_setup: the hostile-input tests (75) need /usr/bin/time, which
+# measures the peak RSS of a session; it must stay under RSS_LIMIT_KB
+# unless SMTPD_NO_RSS is set (sanitizers, valgrind).
+RSS_LIMIT_KB=4096
+
+hostile_setup() {
+	[ -x /usr/bin/time ] || skip "needs /usr/bin/time (package time)"
+}
+
+# hostile KIND OPTIONS: feed input KIND (fixtures/mailtest.py) to a session;
+# $output is then "exit=... stderr=... rss=... codes=...".
+hostile() {
+	local kind=$1
+	shift
+	run -0 --separate-stderr timeout 200 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
+	    hostile "$kind" -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
+	echo "$output"
+	smtp_ok
+	[[ $output =~ ^exit=0\ stderr=0\ rss=([0-9]+)\  ]]
+	if [ -z "${SMTPD_NO_RSS-}" ] && [ "${BASH_REMATCH[1]}" -gt "$RSS_LIMIT_KB" ]; then
+		echo "peak RSS ${BASH_REMATCH[1]} KiB over $RSS_LIMIT_KB KiB" >&2
+		return 1
+	fi
 }

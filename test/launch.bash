@@ -61,11 +61,18 @@ stop_launcher() {
 }
 
 # The launchers, each serving $SMTPD with the options given, as root with
-# the -u of the suite.  PORT is the port.
+# the -u of the suite.  PORT is the port.  Leading VAR=VALUE words of
+# launch_socket_activate are set for the launcher and passed on (-E).
 launch_socket_activate() {
+	local env=() setenv=()
+	while [[ ${1-} == [A-Za-z_]*=* ]]; do
+		env+=("$1")
+		setenv+=(-E "$1")
+		shift
+	done
 	PORT=$(free_port)
-	launch "Listening on" systemd-socket-activate --accept --inetd \
-	    -l "127.0.0.1:$PORT" "$SMTPD" $(smtpd_user_opt) "$@"
+	launch "Listening on" env "${env[@]}" systemd-socket-activate --accept --inetd \
+	    "${setenv[@]}" -l "127.0.0.1:$PORT" "$SMTPD" $(smtpd_user_opt) "$@"
 }
 
 launch_tcpserver() {
@@ -250,11 +257,8 @@ logged() {
 # smtp_logged OPTIONS -- LINES...: smtp, with the syslog caught.
 smtp_logged() {
 	split_opts "$@"
-	set -- "${ARGS[@]}"
-	local opts=("${OPTS[@]}")
-	if [ $# -gt 0 ]; then
-		printf '%s\r\n' "$@"
-	fi | logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${opts[@]}"
+	lines "${ARGS[@]}" |
+	    logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${OPTS[@]}"
 }
 
 # log_has ERE: some caught syslog line matches.
