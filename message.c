@@ -16,7 +16,7 @@
 #include "session.h"
 
 void
-reset_transaction(struct session *s)
+msg_reset(struct session *s)
 {
 	s->sender[0] = '\0';
 	s->kind = TX_MAIL;
@@ -169,7 +169,7 @@ end_message(struct session *s, const struct data_result *rv)
 			reply(s, err_reply[rv->err], NULL);
 	} else
 		deliver(s, rv);
-	reset_transaction(s);
+	msg_reset(s);
 }
 
 /* An empty spool and a new message id; -1 when refused with 451. */
@@ -194,9 +194,9 @@ static void
 check_read(struct session *s, int r, const char *how)
 {
 	if (r == IO_TIMEOUT)
-		bye421(s, R_TIMEOUT);
+		reply_bye421(s, R_TIMEOUT);
 	if (r == IO_EOF) {
-		log_end(s, how);
+		reply_log_end(s, how);
 		exit(0);
 	}
 }
@@ -243,7 +243,7 @@ bdat_args(const char *arg, unsigned long long *n, int *last)
  * RFC 3030: take one chunk of the message.  A chunk that would make the
  * message exceed -s is read and thrown away, and then refused; any refusal
  * ends the transaction, so chunks the client pipelined after it get 503
- * and are thrown away too (bdat_skip).  BDAT LAST ends the message as the
+ * and are thrown away too (msg_bdat_skip).  BDAT LAST ends the message as the
  * final dot does.
  */
 void
@@ -257,14 +257,14 @@ cmd_bdat(struct session *s, char *arg)
 
 	if (bdat_args(arg, &n, &last) != 0) {
 		reply(s, R_SYNTAX, NULL);
-		reset_transaction(s);
+		msg_reset(s);
 		return;
 	}
 	keep = n <= conf.maxsize - s->bdat_size;
 	if (keep && s->state == ST_RCPT) {
 		if (new_message(s) != 0) {
 			check_read(s, data_bdat_chunk(n, 0), "eof-in-bdat");
-			reset_transaction(s);
+			msg_reset(s);
 			return;
 		}
 		received_header(s, trace, sizeof(trace));
@@ -278,7 +278,7 @@ cmd_bdat(struct session *s, char *arg)
 		    s->state == ST_BDAT ? s->msgid : "-", s->bdat_size + n);
 		for (i = 0; i < (conf.lmtp && last ? s->nrcpt : 1); i++)
 			reply(s, R_MSG_TOOBIG, NULL);
-		reset_transaction(s);
+		msg_reset(s);
 		return;
 	}
 	s->bdat_size += n;
@@ -293,7 +293,7 @@ cmd_bdat(struct session *s, char *arg)
 
 /* A BDAT out of sequence: its chunk is read and thrown away. */
 void
-bdat_skip(struct session *s, char *arg)
+msg_bdat_skip(struct session *s, char *arg)
 {
 	unsigned long long n;
 	int last;

@@ -1,7 +1,7 @@
 /*
  * Replies and the session's log lines: reply() writes a row of reply.h,
  * its argument sanitised, through io.c; a 4xx or 5xx reply logs the
- * refused command; bye421() ends the session.  Syntax and sequence
+ * refused command; reply_bye421() ends the session.  Syntax and sequence
  * errors in a row are counted here.  Calls io.c and log.c.
  */
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include "session.h"
 
 const char *
-state_name(enum state st)
+reply_state_name(enum state st)
 {
 	switch (st) {
 	case ST_INIT:	return "init";
@@ -68,10 +68,10 @@ log_refusal(struct session *s, const struct reply_text *t)
 
 /* The last line of a session: how it ended, and counts. */
 void
-log_end(struct session *s, const char *how)
+reply_log_end(struct session *s, const char *how)
 {
 	log_info("session=%s end=%s state=%s messages=%u refused=%u",
-	    s->sessid, how, state_name(s->state), s->nmsg, s->nrefused);
+	    s->sessid, how, reply_state_name(s->state), s->nmsg, s->nrefused);
 }
 
 /* Write one reply line; more != 0 makes it a "NNN-" continuation line. */
@@ -129,12 +129,12 @@ reply_more(struct session *s, enum reply r, const char *arg)
 
 /* Send a 421 and end the session. */
 void
-bye421(struct session *s, enum reply r)
+reply_bye421(struct session *s, enum reply r)
 {
 	s->cmdline = NULL;
 	reply(s, r, conf.hostname);
 	io_flush();
-	log_end(s, r == R_TIMEOUT ? "timeout" : r == R_NOPRIV ? "refused" :
+	reply_log_end(s, r == R_TIMEOUT ? "timeout" : r == R_NOPRIV ? "refused" :
 	    "errors");
 	exit(0);
 }

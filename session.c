@@ -85,7 +85,7 @@ greet(struct session *s, char *arg, int esmtp)
 			*p = '_';
 	s->esmtp = esmtp;
 	s->state = ST_IDLE;
-	reset_transaction(s);
+	msg_reset(s);
 	return 0;
 }
 
@@ -235,7 +235,7 @@ cmd_rset(struct session *s, char *arg)
 		reply(s, R_NOARGS, NULL);
 		return;
 	}
-	reset_transaction(s);
+	msg_reset(s);
 	reply(s, R_RESET, NULL);
 }
 
@@ -255,7 +255,7 @@ cmd_quit(struct session *s, char *arg)
 	}
 	reply(s, R_BYE, conf.hostname);
 	io_flush();
-	log_end(s, "quit");
+	reply_log_end(s, "quit");
 	exit(0);
 }
 
@@ -305,7 +305,7 @@ dispatch(struct session *s, char *line, size_t len)
 		if (!(c->states & s->state)) {
 			/* RFC 3030 4.2: the octets are a chunk, not commands. */
 			if (c->run == cmd_bdat)
-				bdat_skip(s, arg);
+				msg_bdat_skip(s, arg);
 			reply(s, R_BADSEQ, NULL);
 			return;
 		}
@@ -343,7 +343,7 @@ sess_refuse(void)
 	log_err("session=%s refused client=%s code=421 why=\"started as "
 	    "root without -u\"", sess.sessid, log_esc(peer, sizeof(peer),
 	    conf.peer[0] != '\0' ? conf.peer : "local"));
-	bye421(&sess, R_NOPRIV);
+	reply_bye421(&sess, R_NOPRIV);
 }
 
 void
@@ -361,11 +361,11 @@ sess_run(void)
 		io_deadline(conf.timeout);
 		r = io_getline(line, sizeof(line), &len);
 		if (r == IO_EOF) {
-			log_end(s, "eof");
+			reply_log_end(s, "eof");
 			exit(0);
 		}
 		if (r == IO_TIMEOUT)
-			bye421(s, R_TIMEOUT);
+			reply_bye421(s, R_TIMEOUT);
 		if (r == IO_TOOLONG) {
 			s->cmdline = "-";	/* discarded */
 			reply(s, R_TOOLONG, NULL);
@@ -373,6 +373,6 @@ sess_run(void)
 			dispatch(s, line, len);
 		s->cmdline = NULL;
 		if (s->errors >= MAX_BADCMDS)
-			bye421(s, R_TOOMANYERRS);
+			reply_bye421(s, R_TOOMANYERRS);
 	}
 }

@@ -13,8 +13,8 @@
  * INIT: greeting sent; IDLE: after HELO/EHLO; MAIL: reverse-path set;
  * RCPT: >= 1 rcpt; BDAT: a chunk taken, the message goes on in BDAT only.
  */
-enum state { ST_INIT = 1 << 0, ST_IDLE = 1 << 1, ST_MAIL = 1 << 2, ST_RCPT = 1 << 3,
-	ST_BDAT = 1 << 4 };
+enum state { ST_INIT = 1 << 0, ST_IDLE = 1 << 1, ST_MAIL = 1 << 2,
+	ST_RCPT = 1 << 3, ST_BDAT = 1 << 4 };
 #define ST_ANY	(ST_INIT | ST_IDLE | ST_MAIL | ST_RCPT | ST_BDAT)
 
 enum mode { M_SMTP = 1 << 0, M_LMTP = 1 << 1 };
@@ -43,11 +43,11 @@ struct session {
 };
 
 /* reply.c */
-const char	*state_name(enum state);
-void		 log_end(struct session *, const char *);
+const char	*reply_state_name(enum state);
+void		 reply_log_end(struct session *, const char *);
 void		 reply(struct session *, enum reply, const char *);
 void		 reply_more(struct session *, enum reply, const char *);
-void		 bye421(struct session *, enum reply) NORETURN;
+void		 reply_bye421(struct session *, enum reply) NORETURN;
 
 /* rcpt.c: handlers */
 void		 cmd_rcpt(struct session *, char *);
@@ -55,9 +55,9 @@ void		 cmd_vrfy(struct session *, char *);
 void		 cmd_expn(struct session *, char *);
 
 /* message.c */
-void		 reset_transaction(struct session *);
+void		 msg_reset(struct session *);
 void		 cmd_data(struct session *, char *);
 void		 cmd_bdat(struct session *, char *);
-void		 bdat_skip(struct session *, char *);
+void		 msg_bdat_skip(struct session *, char *);
 
 #endif
