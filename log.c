@@ -152,33 +152,40 @@ log_err(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Log at LOG_ERR with ": " and strerror(errno) appended. */
+static void vlog_errno(const char *, va_list) PRINTFLIKE(1, 0);
+
+/* Log at LOG_ERR with ": " and strerror(errno) appended; errno is kept. */
+static void
+vlog_errno(const char *fmt, va_list ap)
+{
+	char msg[1024];
+	int saved = errno;
+
+	log_vfmt(msg, sizeof(msg), fmt, ap);
+	log_err("%s: %s", msg, strerror(saved));
+	errno = saved;
+}
+
 void
 log_warn(const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
-	int saved = errno;
 
 	va_start(ap, fmt);
-	log_vfmt(msg, sizeof(msg), fmt, ap);
+	vlog_errno(fmt, ap);
 	va_end(ap);
-	log_err("%s: %s", msg, strerror(saved));
-	errno = saved;
 }
 
 /* die() with ": " and strerror(errno) appended, as log_warn() does. */
 void
 die_errno(const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
-	int saved = errno;
 
 	va_start(ap, fmt);
-	log_vfmt(msg, sizeof(msg), fmt, ap);
+	vlog_errno(fmt, ap);
 	va_end(ap);
-	die("%s: %s", msg, strerror(saved));
+	exit(1);
 }
 
 void
