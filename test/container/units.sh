@@ -3,12 +3,36 @@
 # container, smtpd installed from a clean clone with
 # `make install install-units` as an administrator would, Debian's mail model
 # (/var/mail root:mail 2775, each mailbox USER:mail 0660), and mail sent over
-# TCP to smtpd.socket from inside the container.
+# TCP to smtpd.socket from inside the container, by Python's smtplib and by
+# Postfix relaying to it with SMTPUTF8.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 fresh_tree
-apt_install build-essential python3
+# Postfix is a client only: no configuration from its package (and nothing
+# started while installing it); main.cf below.
+printf '#!/bin/sh\nexit 101\n' >"$TREE/usr/sbin/policy-rc.d"
+chmod 0755 "$TREE/usr/sbin/policy-rc.d"
+echo 'postfix postfix/main_mailer_type select No configuration' >"$TREE/root/preseed"
+in_tree debconf-set-selections /root/preseed || fail "debconf-set-selections"
+apt_install build-essential python3 postfix
+rm -f "$TREE/usr/sbin/policy-rc.d"
+# No listener of its own (port 25 is smtpd's); all mail goes to smtpd.
+# Postfix takes a relay host at one of its inet_interfaces for a loop, so
+# it is reached at 127.0.0.2 (smtpd.socket listens on every address).
+cat >"$TREE/etc/postfix/main.cf" <<'EOF'
+compatibility_level = 3.6
+myhostname = client.example
+myorigin = client.example
+mydestination =
+relayhost = [127.0.0.2]:25
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+master_service_disable = inet
+smtputf8_enable = yes
+alias_maps =
+alias_database =
+EOF
 in_tree --chdir=/root/smtpd make -s >/dev/null || fail "make"
 boot
 
@@ -128,5 +152,34 @@ stated=$(sed -n '/^\.Ql systemd-analyze security smtpd@.service$/{n;s/^rates it 
 log "exposure $score, smtpd.8 states $stated"
 [ -n "$score" ] && [ "$score" = "$stated" ] || fail "exposure $score is not smtpd.8's $stated"
 
+log "Postfix relays to smtpd.socket, with SMTPUTF8 for a UTF-8 address"
+# Debian's /var/mail trusts every mailbox in it; this one is alice's.
+cx install -m 0660 -o alice -g mail /dev/null /var/mail/josé
+cx systemctl is-active postfix@-.service >/dev/null || fail "postfix is not running"
+before=$(count /var/mail/alice)
+printf 'Subject: utf8\n\nhej\n' |
+    cx /usr/sbin/sendmail -f 'jörg@bücher.example' 'josé@localhost' || fail "sendmail josé"
+printf 'Subject: ascii\n\nhej\n' |
+    cx /usr/sbin/sendmail -f 'root@client.example' 'alice@localhost' || fail "sendmail alice"
+cx postqueue -f
+for i in $(seq 60); do
+	[ "$(count /var/mail/josé)" = 1 ] && [ "$(count /var/mail/alice)" = $((before + 1)) ] &&
+	    [ "$(cx postqueue -p)" = "Mail queue is empty" ] && break
+	sleep 1
+done
+cx journalctl --no-pager -q -o cat -t postfix/smtp | tail -n 5
+[ "$(cx postqueue -p)" = "Mail queue is empty" ] || { cx postqueue -p; fail "Postfix's queue is not empty"; }
+[ "$(count /var/mail/josé)" = 1 ] || fail "josé has $(count /var/mail/josé) messages"
+[ "$(count /var/mail/alice)" = $((before + 1)) ] || fail "alice has $(count /var/mail/alice) messages"
+cx grep -q '^From jörg@bücher.example ' /var/mail/josé || fail "josé's message is not from jörg"
+cx grep -Pzq '\nReceived: from client\.example \(\[127\.0\.0\.[12]\]\)\n\tby \S+ \(smtpd\) with UTF8SMTP id ' \
+    /var/mail/josé || { cx cat /var/mail/josé; fail "josé's message was not received with UTF8SMTP"; }
+cx grep -Pzq '\nReceived: from client\.example \(\[127\.0\.0\.[12]\]\)\n\tby \S+ \(smtpd\) with ESMTP id ' \
+    /var/mail/alice || { cx tail -n 20 /var/mail/alice; fail "alice's message was not received with ESMTP"; }
+cx journalctl --no-pager -q -o cat -t postfix/smtp |
+    grep 'to=<josé@localhost>.*status=sent' >/dev/null ||
+    fail "Postfix does not log josé's message as sent"
+mode_is /var/mail/josé "alice:mail 660"
+
 journal
-log "PASS: the units deliver, defer, run the queue and bounce under systemd"
+log "PASS: the units deliver, defer, run the queue and bounce under systemd; Postfix relays with SMTPUTF8"
