@@ -80,8 +80,16 @@ boot() {
 	systemd-nspawn -q -D "$TREE" --register=no --keep-unit -b \
 	    --console=passive --private-network >"$TREE.console" 2>&1 &
 	NSPAWN_PID=$!
+	CPID=
 	for i in $(seq 100); do
-		CPID=$(pgrep -P "$NSPAWN_PID" | head -n 1) || true
+		# nspawn's first child may be a short-lived helper: PID 1 is the
+		# child that runs systemd.
+		for p in $(pgrep -P "$NSPAWN_PID"); do
+			if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd ]; then
+				CPID=$p
+				break
+			fi
+		done
 		[ -n "$CPID" ] && break
 		kill -0 "$NSPAWN_PID" 2>/dev/null || { cat "$TREE.console"; fail "nspawn exited"; }
 		sleep 0.2
