@@ -304,13 +304,6 @@ two_ttys() {
 	tty_has 'M-EM-^[31m M-bM-^BM-, M-BM- '
 }
 
-@test "-8 is listed in the usage message" {
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
-	run -1 --separate-stderr logged "$SMTPD" -x </dev/null
-	log_has '\[-8EFLpqV\]'
-}
-
 @test "with -8 UTF-8 text passes, other high bytes are shown as M-x" {
 	SMTPD_ARGS=(-8)
 	run -0 --separate-stderr on_tty_bytes -- "HELO client.example\r\n" \
@@ -513,10 +506,11 @@ two_ttys() {
 	smtp_ok 220 250 250 450 221
 }
 
-@test "-U is listed in the usage message" {
+@test "-8 and -U are listed in the usage message" {
 	needs unshare
 	unshare -m true 2>/dev/null || skip "needs mount namespaces"
 	run -1 --separate-stderr logged "$SMTPD" -x </dev/null
+	log_has '\[-8EFLpqV\]'
 	log_has '\[-U utmp\]'
 }
 
