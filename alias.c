@@ -71,7 +71,7 @@ parse_target(const char *file, int lineno, char *t, char *out)
 
 	if (*t == '|' || *t == '/' || strncasecmp(t, ":include:", 9) == 0)
 		die("%s:%d: program, file and include targets are not "
-		    "supported; use -m", file, lineno);
+		    "supported; use -m", log_word(file), lineno);
 	if (*t == '<' && t[strlen(t) - 1] == '>') {
 		t[strlen(t) - 1] = '\0';
 		t++;
@@ -79,19 +79,19 @@ parse_target(const char *file, int lineno, char *t, char *out)
 	if (strchr(t, '@') == NULL) {
 		addr_lower(t);
 		if (!addr_valid_user(t) || strlen(t) > MAX_LOCAL)
-			die("%s:%d: bad local name %s", file, lineno,
+			die("%s:%d: bad local name %s", log_word(file), lineno,
 			    log_esc(esc, sizeof(esc), t));
 		return (size_t)sprintf(out, "L%s", t) + 1;
 	}
 	if (snprintf(buf, sizeof(buf), "<%s>", t) >= (int)sizeof(buf) ||
 	    (end = addr_path(buf, &pa, 1)) == NULL || *end != '\0')
-		die("%s:%d: bad address %s", file, lineno,
+		die("%s:%d: bad address %s", log_word(file), lineno,
 		    log_esc(esc, sizeof(esc), t));
 	if (!addr_is_local(pa.domain))
 		return (size_t)sprintf(out, "R%s", pa.addr) + 1;
 	addr_lower(pa.local);
 	if (!addr_valid_user(pa.local))
-		die("%s:%d: bad local name %s", file, lineno,
+		die("%s:%d: bad local name %s", log_word(file), lineno,
 		    log_esc(esc, sizeof(esc), pa.local));
 	return (size_t)sprintf(out, "L%s", pa.local) + 1;
 }
@@ -107,16 +107,16 @@ parse_line(const char *file, int lineno, char *line)
 	if (*line == '\0' || *line == '#')
 		return;
 	if ((colon = strchr(line, ':')) == NULL)
-		die("%s:%d: missing ':'", file, lineno);
+		die("%s:%d: missing ':'", log_word(file), lineno);
 	*colon = '\0';
 	line = trim(line);
 	addr_lower(line);
 	if (!addr_valid_user(line) || strlen(line) > MAX_LOCAL)
-		die("%s:%d: bad alias name %s", file, lineno,
+		die("%s:%d: bad alias name %s", log_word(file), lineno,
 		    log_esc(esc, sizeof(esc), line));
 	if (find(line) != NULL) {
 		log_err("%s:%d: alias %s repeated; the first one counts",
-		    file, lineno, log_esc(esc, sizeof(esc), line));
+		    log_word(file), lineno, log_esc(esc, sizeof(esc), line));
 		return;
 	}
 	if ((a = realloc(aliases, (naliases + 1) * sizeof(*a))) == NULL)
@@ -137,7 +137,7 @@ parse_line(const char *file, int lineno, char *line)
 		a->ntargets++;
 	}
 	if (a->ntargets == 0)
-		die("%s:%d: alias %s has no targets", file, lineno,
+		die("%s:%d: alias %s has no targets", log_word(file), lineno,
 		    log_esc(esc, sizeof(esc), line));
 	naliases++;
 }
@@ -152,19 +152,19 @@ alias_load(const char *file)
 	int fd, lineno = 0, start = 1;
 
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
-		die_errno("%s", file);
+		die_errno("%s", log_word(file));
 	if ((buf = aliasfile = malloc(MAX_ALIASFILE + 1)) == NULL)
 		die("aliases: out of memory");
 	while ((n = read(fd, buf + len, MAX_ALIASFILE - len)) > 0)
 		len += (size_t)n;
 	if (n < 0)
-		die_errno("%s", file);
+		die_errno("%s", log_word(file));
 	if (len == MAX_ALIASFILE)
-		die("%s: larger than %d bytes", file, MAX_ALIASFILE);
+		die("%s: larger than %d bytes", log_word(file), MAX_ALIASFILE);
 	close(fd);
 	buf[len] = '\0';
 	if (memchr(buf, '\0', len) != NULL)
-		die("%s: holds a NUL byte", file);
+		die("%s: holds a NUL byte", log_word(file));
 
 	/*
 	 * Join continuation lines (leading blank) to the line before.  The
@@ -240,7 +240,7 @@ expand(struct expansion *x, const char *name, int depth, size_t *n)
 		if (conf.mda.n == 0 && strcmp(name, "postmaster") != 0 &&
 		    !f_has_mailbox(name)) {
 			log_info("alias member %s has no mailbox; skipped",
-			    name);
+			    log_word(name));
 			return AL_EXPANDED;
 		}
 		snprintf(addr, sizeof(addr), "%s@%s", name, conf.hostname);
@@ -249,7 +249,7 @@ expand(struct expansion *x, const char *name, int depth, size_t *n)
 		return AL_EXPANDED;
 	}
 	if (depth == MAX_ALIAS_DEPTH) {
-		log_err("alias %s: nested deeper than %d", name,
+		log_err("alias %s: nested deeper than %d", log_word(name),
 		    MAX_ALIAS_DEPTH);
 		return AL_TOODEEP;
 	}

@@ -46,7 +46,7 @@ dlv_template(struct template *t, const char *cmd, int opt)
 	if (t->n == 0 || t->words[0][0] != '/')
 		die("-%c: the program must be an absolute path", opt);
 	if (access(t->words[0], X_OK) != 0)
-		die_errno("-%c: %s", opt, t->words[0]);
+		die_errno("-%c: %s", opt, log_word(t->words[0]));
 }
 
 /* Open the Maildir path's tmp/ and new/; 0, or -1 logged. */
@@ -57,7 +57,7 @@ maildir_dirs(const char *path, int *td, int *nd)
 
 	if ((md = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0) {
-		log_warn("maildir %s", path);
+		log_warn("maildir %s", log_word(path));
 		return -1;
 	}
 	/* tmp/ and new/ may not be symlinks either: no writing through them. */
@@ -66,7 +66,8 @@ maildir_dirs(const char *path, int *td, int *nd)
 	close(md);
 	if (*td >= 0 && *nd >= 0)
 		return 0;
-	log_err("maildir %s: tmp/ or new/ is not a directory", path);
+	log_err("maildir %s: tmp/ or new/ is not a directory",
+	    log_word(path));
 	if (*td >= 0)
 		close(*td);
 	if (*nd >= 0)
@@ -107,7 +108,7 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 	log_fmt(new, sizeof(new), "new/%s", tmp + 4);
 	if ((out.fd = openat(td, tmp + 4, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, mode)) < 0) {
-		log_warn("maildir %s/%s", path, tmp);
+		log_warn("maildir %s/%s", log_word(path), log_word(tmp));
 		close(td);
 		close(nd);
 		return EX_TEMPFAIL;
@@ -128,11 +129,12 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 	close(nd);
 	if (out.err != 0) {
 		errno = out.err;
-		log_warn("maildir %s/%s", path, tmp);
+		log_warn("maildir %s/%s", log_word(path), log_word(tmp));
 	} else
 		rc = 0;
 	if (unlinkat(td, tmp + 4, 0) != 0 && errno != ENOENT) {
-		log_warn("maildir %s/%s: unlink", path, tmp);
+		log_warn("maildir %s/%s: unlink", log_word(path),
+		    log_word(tmp));
 		rc = EX_TEMPFAIL;
 	}
 	close(td);

@@ -134,7 +134,7 @@ write_tmp(int fd, const char *tmp, const struct entry *e,
 	}
 	if (err != 0) {
 		errno = err;
-		log_warn("queue %s: write", tmp);
+		log_warn("queue %s: write", log_word(tmp));
 		return -1;
 	}
 	return 0;
@@ -152,7 +152,7 @@ name_entry(int dfd, const char *tmp, const char *id, const char *replace,
 
 	if (replace != NULL) {
 		if (renameat(dfd, tmp, dfd, replace) != 0) {
-			log_warn("queue %s: rename", replace);
+			log_warn("queue %s: rename", log_word(replace));
 			return -1;
 		}
 		snprintf(name, namesz, "%s", replace);
@@ -170,10 +170,10 @@ name_entry(int dfd, const char *tmp, const char *id, const char *replace,
 			continue;
 		if (renameat(dfd, tmp, dfd, name) == 0)
 			return 0;
-		log_warn("queue %s: link", name);
+		log_warn("queue %s: link", log_word(name));
 		return -1;
 	}
-	log_err("queue %s: no free name", id);
+	log_err("queue %s: no free name", log_word(id));
 	return -1;
 }
 
@@ -195,7 +195,7 @@ entry_write(int dfd, const struct entry *e, const struct target *r, size_t n,
 	    ++counter);
 	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		log_warn("queue %s", tmp);
+		log_warn("queue %s", log_word(tmp));
 		return -1;
 	}
 	if (write_tmp(fd, tmp, e, r, n, m) == 0 &&
@@ -206,7 +206,7 @@ entry_write(int dfd, const struct entry *e, const struct target *r, size_t n,
 			rc = 0;
 	}
 	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
-		log_warn("queue %s: unlink", tmp);
+		log_warn("queue %s: unlink", log_word(tmp));
 		rc = -1;
 	}
 	return rc;

@@ -77,11 +77,11 @@ f_spool(void)
 	if (f_mailbox(path, sizeof(path), ".smtpd-spool.", "XXXXXX") != 0)
 		return -1;
 	if ((fd = mkstemp(path)) < 0) {
-		log_warn("spool %s", path);
+		log_warn("spool %s", log_word(path));
 		return -1;
 	}
 	if (unlink(path) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
-		log_warn("spool %s", path);
+		log_warn("spool %s", log_word(path));
 		close(fd);
 		return -1;
 	}
@@ -282,11 +282,11 @@ f_trusted(const char *path, const struct stat *st, const struct trust *t)
 
 	if (t->shared && !f_trusted_uid(t, st->st_uid)) {
 		log_err("mailbox %s: owned by uid %ld, not by the recipient "
-		    "or smtpd; refused", path, (long)st->st_uid);
+		    "or smtpd; refused", log_word(path), (long)st->st_uid);
 		return 0;
 	}
 	if (st->st_mode & S_IWOTH) {
-		log_err("mailbox %s: world-writable; refused", path);
+		log_err("mailbox %s: world-writable; refused", log_word(path));
 		return 0;
 	}
 	if (!(st->st_mode & S_IWGRP) || st->st_gid == getegid())
@@ -296,7 +296,7 @@ f_trusted(const char *path, const struct stat *st, const struct trust *t)
 		ok |= groups[i] == st->st_gid;
 	if (!ok)
 		log_err("mailbox %s: writable by group %ld, not smtpd's; "
-		    "refused", path, (long)st->st_gid);
+		    "refused", log_word(path), (long)st->st_gid);
 	return ok;
 }
 
@@ -312,13 +312,13 @@ f_trust_init(struct trust *t, const char *user)
 	struct stat st;
 
 	if (stat(conf.maildir, &st) != 0) {
-		log_warn("mail directory %s", conf.maildir);
+		log_warn("mail directory %s", log_word(conf.maildir));
 		return -1;
 	}
 	t->shared = (st.st_mode & S_IWOTH) != 0;
 	if (t->shared && !(st.st_mode & S_ISVTX)) {
 		log_err("mail directory %s: world-writable without the sticky "
-		    "bit; refused", conf.maildir);
+		    "bit; refused", log_word(conf.maildir));
 		return -1;
 	}
 	t->rcpt = t->shared && (pw = getpwnam(user)) != NULL ? pw->pw_uid :

@@ -202,7 +202,8 @@ write_all(const char *p, size_t n)
 	while (n > 0) {
 		if (!wait_fd(1, POLLOUT, &dl)) {
 			log_info("client=%s error=write-timeout",
-			    conf.peer[0] != '\0' ? conf.peer : "local");
+			    log_word(conf.peer[0] != '\0' ? conf.peer :
+			    "local"));
 			exit(1);
 		}
 		chunk = wsock || n < PIPE_BUF ? n : PIPE_BUF;

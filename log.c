@@ -1,8 +1,9 @@
 /*
  * Logging: formatted lines to syslog (LOG_MAIL, opened by main), die(),
  * the two escapers every peer string passes before it reaches a reply, a
- * log line or a header, and log_fmt(), a small snprintf() for the formats
- * of the hot path.  Calls nothing of ours.
+ * log line or a header (log_word() escapes file names and other names
+ * read from files into its own buffers), and log_fmt(), a small snprintf()
+ * for the formats of the hot path.  Calls nothing of ours.
  *
  * The lines go to /dev/log over one socket per process, opened by
  * log_open() before any chroot, in syslog(3)'s format with the ident
@@ -251,6 +252,22 @@ log_esc(char *dst, size_t dstsz, const char *s)
 	if (dstsz > 0)
 		dst[n] = '\0';
 	return dst;
+}
+
+/*
+ * s escaped as log_esc() does, in the next of four static buffers, for a
+ * value that goes straight into a log call: a file name, or a name read
+ * from a file, a queue entry or the environment.  One call of log_info()
+ * and the like may hold four of them.
+ */
+const char *
+log_word(const char *s)
+{
+	static char buf[4][MAX_LOGVAL];
+	static unsigned int next;
+
+	next = (next + 1) % 4;
+	return log_esc(buf[next], sizeof(buf[next]), s);
 }
 
 /* Append the n bytes of s, padded to width, to dst (of size sz) at *len. */

@@ -71,7 +71,7 @@ lock_take(const char *lock, const char *text)
 	ok = write(fd, rec, LOCK_REC) == LOCK_REC && link(tmp, lock) == 0;
 	e = errno;
 	if (unlink(tmp) != 0 && errno != ENOENT)
-		log_warn("mbox %s: unlink", tmp);
+		log_warn("mbox %s: unlink", log_word(tmp));
 	if (!ok) {
 		close(fd);
 		errno = e;
@@ -127,7 +127,7 @@ lock_read(const char *lock, struct lockinfo *li)
 static int
 lock_stuck(const char *lock, const struct stat *st)
 {
-	log_err("mbox %s: lock held by uid %ld, cannot remove", lock,
+	log_err("mbox %s: lock held by uid %ld, cannot remove", log_word(lock),
 	    (long)st->st_uid);
 	return -2;
 }
@@ -170,7 +170,7 @@ dotlock(const char *lock, time_t until, const struct trust *t,
 				if (unlink(lock) != 0 && errno != ENOENT)
 					return errno == EPERM || errno == EACCES ?
 					    lock_stuck(lock, &st) : -1;
-				log_info("broke stale lock %s", lock);
+				log_info("broke stale lock %s", log_word(lock));
 				if (k > 0)
 					*dead = li;
 				continue;
@@ -321,13 +321,13 @@ mbox_lock(const char *path, const char *lock, const char *user,
 	if ((out.fd = mbox_open(path, user)) < 0) {
 		int e = errno;	/* syslog() may change it; musl's does */
 
-		log_warn("mbox %s", path);
+		log_warn("mbox %s", log_word(path));
 		return e == ELOOP ? EX_TEMPFAIL : f_exit_code(e);
 	}
 	if (fstat(out.fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_nlink != 1) {
 		log_err("mbox %s: not a regular file with one link; refused",
-		    path);
+		    log_word(path));
 		close(out.fd);
 		return EX_TEMPFAIL;
 	}
@@ -345,13 +345,13 @@ mbox_lock(const char *path, const char *lock, const char *user,
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	if (lock_wait(out.fd, &fl, until) != 0) {
-		log_warn("mbox %s: fcntl lock", path);
+		log_warn("mbox %s: fcntl lock", log_word(path));
 		close(out.fd);
 		return EX_TEMPFAIL;
 	}
 	if ((r = dotlock(lock, until, t, dead, lfd)) != 0) {
 		if (r == -1)
-			log_warn("mbox %s: lock", lock);
+			log_warn("mbox %s: lock", log_word(lock));
 		close(out.fd);
 		return EX_TEMPFAIL;
 	}
@@ -361,9 +361,9 @@ mbox_lock(const char *path, const char *lock, const char *user,
 	    stp->st_nlink == 1)
 		return 0;
 	log_info("mbox %s: replaced while waiting for the lock; reopening",
-	    path);
+	    log_word(path));
 	if (unlink(lock) != 0)
-		log_warn("mbox %s: unlock", lock);
+		log_warn("mbox %s: unlock", log_word(lock));
 	close(*lfd);
 	close(out.fd);
 	return 1;
@@ -429,11 +429,11 @@ cut_dead_tail(const char *path, const struct stat *st,
 	}
 	if (!own) {
 		log_err("mbox %s: a killed delivery's tail is not provably "
-		    "its own; left alone", path);
+		    "its own; left alone", log_word(path));
 		return st->st_size;
 	}
 	log_err("mbox %s: cutting %lld bytes a killed delivery left",
-	    path, (long long)n);
+	    log_word(path), (long long)n);
 	if (ftruncate(out.fd, (off_t)dead->start) != 0)
 		return -1;
 	return (off_t)dead->start;
@@ -460,7 +460,7 @@ lock_announce(int lfd, const char *lock, const struct message *m,
 	    (unsigned long long)st->st_ino, (long long)start,
 	    (long long)(start + out.count));
 	if (lock_rewrite(lfd, text) != 0) {
-		log_warn("mbox %s: lock", lock);
+		log_warn("mbox %s: lock", log_word(lock));
 		return -1;
 	}
 	return 0;
@@ -485,7 +485,7 @@ mbox_deliver(const struct message *m, const char *user,
 	    &st)) == 1)
 		if (++tries == 3) {
 			log_err("mbox %s: replaced again and again; deferred",
-			    path);
+			    log_word(path));
 			return EX_TEMPFAIL;
 		}
 	if (rc == EX_NOUSER && tries > 0)
@@ -502,14 +502,14 @@ mbox_deliver(const struct message *m, const char *user,
 		out.err = errno;
 	if (out.err != 0) {
 		errno = out.err;
-		log_warn("mbox %s: write", path);
+		log_warn("mbox %s: write", log_word(path));
 		if (ftruncate(out.fd, start) != 0 || fsync(out.fd) != 0)
-			log_warn("mbox %s: truncate", path);
+			log_warn("mbox %s: truncate", log_word(path));
 	} else
 		rc = 0;
 unlock:
 	if (unlink(lock) != 0)
-		log_warn("mbox %s: unlock", lock);
+		log_warn("mbox %s: unlock", log_word(lock));
 	(void)close(lfd);	/* unlinked already: nothing to lose */
 	if (close(out.fd) != 0 && rc == 0)
 		rc = EX_TEMPFAIL;

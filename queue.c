@@ -318,7 +318,7 @@ list_entries(int dfd, size_t *n, int clean)
 			    time(NULL) - st.st_mtime > Q_STALE_TMP &&
 			    unlinkat(dfd, de->d_name, 0) == 0)
 				log_info("queue: removed abandoned %s",
-				    de->d_name);
+				    log_word(de->d_name));
 			continue;
 		}
 		if (*n + 1 >= cap) {
@@ -367,7 +367,7 @@ lock_entry(int dfd, const char *name, uid_t owner, struct stat *st)
 	fl.l_whence = SEEK_SET;
 	if (fcntl(fd, F_SETLK, &fl) != 0) {
 		if (errno != EACCES && errno != EAGAIN)
-			log_warn("queue %s: lock", name);
+			log_warn("queue %s: lock", log_word(name));
 		q_close(fd);
 		return -1;
 	}
@@ -430,7 +430,8 @@ settle_entry(int dfd, const char *name, struct entry *e,
 			dsn_diag(e->error, sizeof(e->error), &e->rcpts[i]);
 	if (notify(dfd, m, e->arrival, e->rcpts, e->nrcpt, expired,
 	    e->error) != 0) {
-		log_err("queue %s: notification not sent; kept", name);
+		log_err("queue %s: notification not sent; kept",
+		    log_word(name));
 		temp += keep_unreported(e->rcpts, e->nrcpt);
 		expired = 0;
 	}
@@ -439,15 +440,16 @@ settle_entry(int dfd, const char *name, struct entry *e,
 		if (entry_write(dfd, e, e->rcpts, e->nrcpt, m, name, renamed,
 		    sizeof(renamed)) != 0)
 			log_err("queue %s: not rewritten; delivered copies "
-			    "will be tried again", name);
+			    "will be tried again", log_word(name));
 		else
 			log_info("queue %s deferred attempts=%u delivered=%zu "
-			    "pending=%zu", name, e->attempts, ok, temp);
+			    "pending=%zu", log_word(name), e->attempts, ok,
+			    temp);
 	} else {
 		if (unlinkat(dfd, name, 0) != 0 || fsync(dfd) != 0)
-			log_warn("queue %s: remove", name);
+			log_warn("queue %s: remove", log_word(name));
 		else
-			log_info("queue %s done attempts=%u%s", name,
+			log_info("queue %s done attempts=%u%s", log_word(name),
 			    e->attempts, expired && temp > 0 ? " expired" : "");
 	}
 }
@@ -464,19 +466,21 @@ run_entry(int dfd, const char *name, uid_t owner)
 	struct message m;
 	struct entry e;
 	size_t temp, ok;
+	char id[MAX_LOGVAL];
 	int fd;
 
 	if ((fd = lock_entry(dfd, name, owner, &st)) < 0)
 		return;
 	if (entry_read(fd, &e) != 0) {
-		log_err("queue %s: bad entry, left alone", name);
+		log_err("queue %s: bad entry, left alone", log_word(name));
 	} else if (conf.force || e.next <= (long long)time(NULL)) {
 		memset(&m, 0, sizeof(m));
 		m.fd = fd;
 		m.offset = e.body;
 		m.size = st.st_size - e.body;
 		m.sender = e.sender;
-		m.id = name;
+		/* Escaped: the name goes into every log line of the copy. */
+		m.id = log_esc(id, sizeof(id), name);
 		m.has_from = e.has_from;
 		temp = try_rcpts(&m, &e, &ok);
 		settle_entry(dfd, name, &e, &m, temp, ok);
@@ -484,7 +488,7 @@ run_entry(int dfd, const char *name, uid_t owner)
 	free(e.rcpts);
 	/* Closing drops the lock, after the entry was renamed or removed. */
 	if (close(fd) != 0)
-		log_warn("queue %s: close", name);
+		log_warn("queue %s: close", log_word(name));
 }
 
 /* smtpd -q: run the queue once.  Exit status 0, or 1 if it cannot be read. */

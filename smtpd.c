@@ -160,31 +160,31 @@ drop_privileges(const char *user, const char *root)
 
 	if (user != NULL && numeric_ids(user, &uid, &gid)) {
 		if (uid == 0)
-			die("-u %s: refusing to run as root", user);
+			die("-u %s: refusing to run as root", log_word(user));
 		/* No name, no group list: the one group given, and no NSS. */
 		if (setgroups(1, &gid) != 0)
-			die_errno("-u %s: groups", user);
+			die_errno("-u %s: groups", log_word(user));
 	} else if (user != NULL) {
 		if ((pw = getpwnam(user)) == NULL)
-			die("-u %s: no such user", user);
+			die("-u %s: no such user", log_word(user));
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 		if (uid == 0)
-			die("-u %s: refusing to run as root", user);
+			die("-u %s: refusing to run as root", log_word(user));
 		/* Sets the supplementary groups, e.g. mail, from outside. */
 		if (initgroups(user, gid) != 0)
-			die_errno("-u %s: groups", user);
+			die_errno("-u %s: groups", log_word(user));
 	}
 	if (root != NULL && (chroot(root) != 0 || chdir("/") != 0))
-		die_errno("chroot %s", root);
+		die_errno("chroot %s", log_word(root));
 	if (user == NULL)
 		return;
 	if (setgid(gid) != 0 || setuid(uid) != 0)
-		die_errno("cannot become %s", user);
+		die_errno("cannot become %s", log_word(user));
 	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
 	    getegid() != gid || setuid(0) == 0 ||
 	    (gid != 0 && setgid(0) == 0))
-		die("privileges of %s not dropped", user);
+		die("privileges of %s not dropped", log_word(user));
 }
 
 /* What the options name that start-up acts on, rather than conf. */
@@ -354,9 +354,10 @@ check_maildir(void)
 
 	startup_why = R_NOMAILDIR;
 	if (stat(conf.maildir, &st) != 0 || access(conf.maildir, X_OK) != 0)
-		die_errno("mail directory %s", conf.maildir);
+		die_errno("mail directory %s", log_word(conf.maildir));
 	if (!S_ISDIR(st.st_mode))
-		die("mail directory %s: not a directory", conf.maildir);
+		die("mail directory %s: not a directory",
+		    log_word(conf.maildir));
 }
 
 /* Start-up is over: list or run the queue, or serve the session. */

@@ -176,6 +176,7 @@ void	 die(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 void	 die_errno(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 size_t	 sanitize(char *, size_t, const char *, size_t);
 const char *log_esc(char *, size_t, const char *);
+const char *log_word(const char *);
 void	 log_open(void);
 int	 log_fmt(char *, size_t, const char *, ...) PRINTFLIKE(3, 4);
 int	 log_vfmt(char *, size_t, const char *, va_list) PRINTFLIKE(3, 0);

@@ -104,7 +104,7 @@ open_line(const char *line, uid_t owner, time_t *atime)
 	if ((fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0) {
 		if (errno == EACCES)
-			log_info("tty %s: %s", path, strerror(errno));
+			log_info("tty %s: %s", log_word(path), strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) ||
@@ -542,12 +542,13 @@ tty_send(int fd, const struct message *m)
 		nanosleep(&pause, NULL);
 	}
 	if (rc != 0)
-		log_warn("msg=%s tty /dev/%s", m->id, line_shown);
+		log_warn("msg=%s tty /dev/%s", m->id, log_word(line_shown));
 	else
-		log_info("msg=%s tty=/dev/%s bytes=%zu", m->id, line_shown,
-		    text.len);
+		log_info("msg=%s tty=/dev/%s bytes=%zu", m->id,
+		    log_word(line_shown), text.len);
 	if (close(fd) != 0 && rc == 0) {
-		log_warn("msg=%s tty /dev/%s: close", m->id, line_shown);
+		log_warn("msg=%s tty /dev/%s: close", m->id,
+		    log_word(line_shown));
 		rc = -1;
 	}
 	alarm(0);

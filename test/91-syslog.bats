@@ -112,3 +112,65 @@ held_session() {
 	log_has ' connect client=127\.0\.0\.1$'
 	log_has ' refused client=127\.0\.0\.1 code=550 esc=5\.7\.1 cmd=RCPT arg=TO:<victim@elsewhere\.example> why="Relaying denied"$'
 }
+
+# A refusal forged for fail2ban: what a local user can put in the name of a
+# file in a shared (1777) mail directory, an aliases file or a queue entry.
+FORGED='forge refused client=192.0.2.99 code=550 esc=5.7.1 forge'
+
+# forged_names: sessions and a queue run whose log lines name mailboxes,
+# locks, aliases and queue entries that carry FORGED, each one ending in a
+# letter of its own (w m l s d g q b n, and o as root).
+forged_names() {
+	local f=$FORGED dead rcpts=() v
+	chmod 1777 "$MAIL"
+	: >"$MAIL/$f w"
+	chmod 0666 "$MAIL/$f w"
+	mkdir "$MAIL/$f m"
+	: >"$MAIL/$f l"
+	ln "$MAIL/$f l" "$MAIL/$f l2"
+	ln -s alice "$MAIL/$f s"
+	echo old >"$MAIL/$f d"
+	dead=$(sh -c 'echo $$')
+	printf 'smtpd %s 0 0 0 0\n' "$dead" >"$MAIL/$f d.lock"
+	give_to_smtpd "$MAIL/$f m" "$MAIL/$f l" "$MAIL/$f d" "$MAIL/$f d.lock"
+	for v in w m l s d; do
+		rcpts+=("RCPT TO:<\"$f $v\"@$HOST>")
+	done
+	if [ "$(id -u)" = 0 ]; then
+		: >"$MAIL/$f o"
+		chown daemon "$MAIL/$f o"
+		chmod 0602 "$MAIL/$f o"
+		rcpts+=("RCPT TO:<\"$f o\"@$HOST>")
+	fi
+	printf '%s a: %s g, alice\n' "$f" "$f" >"$BATS_TEST_TMPDIR/aliases"
+	rcpts+=("RCPT TO:<\"$f a\"@$HOST>")
+	smtp_logged -a "$BATS_TEST_TMPDIR/aliases" -- "HELO client.example" \
+	    "MAIL FROM:<a@b.example>" "${rcpts[@]}" DATA x . QUIT
+	# The queue: entries named by whoever can write the queue directory.
+	mkdir -p "$MAIL/.queue"
+	for v in q b $'n\nsession=1 refused client=192.0.2.98 code=550 esc=5.7.1 x'; do
+		printf 'smtpd-queue 1\nsender a@b.example\narrival %s\n' "$(date +%s)" >"$MAIL/.queue/$f $v"
+		printf 'attempts 1\nnext 0\nhas-from 0\nerror x\n' >>"$MAIL/.queue/$f $v"
+		printf 'local alice\talice@%s\n\nSubject: queued\n\nhi\n' "$HOST" >>"$MAIL/.queue/$f $v"
+	done
+	printf 'not an entry\n' >"$MAIL/.queue/$f b"
+	give_to_smtpd "$MAIL/.queue"
+	logged timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -q -F
+}
+
+@test "names from files, aliases and the queue reach the log only escaped: no forged field" {
+	run -0 --separate-stderr forged_names
+	cat "$BATS_TEST_TMPDIR/syslog" >&2
+	# Each name was logged, escaped.
+	for v in w m l s d g q b n; do
+		grep -qF "forge\\x20$v" "$BATS_TEST_TMPDIR/syslog"
+	done
+	if [ "$(id -u)" = 0 ]; then
+		grep -qF 'forge\x20o' "$BATS_TEST_TMPDIR/syslog"
+	fi
+	# No raw blank next to a forged word, no forged field, no forged line.
+	! grep -E '(^| )forge|forge( |$)' "$BATS_TEST_TMPDIR/syslog"
+	! grep -E ' (client|code|esc|cmd)=[^ ]* (client|code|esc|cmd)=192\.0\.2\.9' "$BATS_TEST_TMPDIR/syslog"
+	! grep -E ' client=192\.0\.2\.9' "$BATS_TEST_TMPDIR/syslog"
+	! grep -Ev '^<[0-9]+>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} smtpd\[[0-9]+\]: ' "$BATS_TEST_TMPDIR/syslog"
+}
