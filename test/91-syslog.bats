@@ -156,7 +156,7 @@ forged_names() {
 	    "MAIL FROM:<a@b.example>" "${rcpts[@]}" DATA x . QUIT
 	# The queue: entries named by whoever can write the queue directory.
 	mkdir -p "$MAIL/.queue"
-	for v in q b $'n\nsession=1 refused client=192.0.2.98 code=550 esc=5.7.1 x'; do
+	for v in q b $'n\nsession=1 refused client=192.0.2.98 code=550 esc=5.7.1 cmd=RCPT x'; do
 		printf 'smtpd-queue 1\nsender a@b.example\narrival %s\n' "$(date +%s)" >"$MAIL/.queue/$f $v"
 		printf 'attempts 1\nnext 0\nhas-from 0\nerror x\n' >>"$MAIL/.queue/$f $v"
 		printf 'local alice\talice@%s\n\nSubject: queued\n\nhi\n' "$HOST" >>"$MAIL/.queue/$f $v"
@@ -180,4 +180,60 @@ forged_names() {
 	log_lacks 'forge '
 	log_lacks ' client=192\.0\.2\.9'
 	log_lacks -v '^<[0-9]+>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} smtpd\[[0-9]+\]: '
+}
+
+# f2b_check: fail2ban-regex, with contrib's filter installed beside
+# fail2ban's common.conf, over the caught lines as rsyslog writes them to
+# mail.log; prints the address of each match.
+f2b_check() {
+	local d=$BATS_TEST_TMPDIR/fail2ban
+	mkdir -p "$d/filter.d"
+	cp /etc/fail2ban/filter.d/common.conf "$BATS_TEST_DIRNAME/../contrib/fail2ban/filter.d/smtpd.conf" "$d/filter.d/"
+	sed -E 's/^<[0-9]+>(.{15}) /\1 mx /' "$BATS_TEST_TMPDIR/syslog" >"$d/mail.log"
+	fail2ban-regex -o ip "$d/mail.log" "$d/filter.d/smtpd.conf"
+}
+
+@test "contrib's fail2ban filter matches the ban-worthy refusals by client and no forged line" {
+	needs fail2ban-regex fail2ban-client
+	[ -f /etc/fail2ban/filter.d/common.conf ] || skip "needs fail2ban's common.conf"
+	local q=("HELO client.example" "MAIL FROM:<a@b.example>") bad=()
+	# Ban-worthy: relaying, an unknown user, not SMTP, out of order,
+	# too many errors; over IPv4 and IPv6.
+	TCPREMOTEIP=192.0.2.1 run -0 --separate-stderr smtp_logged -- "${q[@]}" "RCPT TO:<victim@elsewhere.example>" QUIT
+	codes_are 220 250 250 550 221
+	TCPREMOTEIP=192.0.2.2 run -0 --separate-stderr smtp_logged -- "${q[@]}" "RCPT TO:<nosuch@$HOST>" DATA QUIT
+	codes_are 220 250 250 550 503 221
+	TCPREMOTEIP=192.0.2.3 run -0 --separate-stderr smtp_logged -- "GET / HTTP/1.1" "Host: mx" QUIT
+	codes_are 220 500 500 221
+	TCPREMOTEIP=192.0.2.4 run -0 --separate-stderr smtp_logged -- "HELO client.example" "RCPT TO:<alice@$HOST>" QUIT
+	codes_are 220 250 503 221
+	for i in $(seq 20); do bad+=(BAD); done
+	TCPREMOTEIP=192.0.2.5 run -0 --separate-stderr smtp_logged -- "${bad[@]}"
+	REMOTE_ADDR=2001:db8::6 run -0 --separate-stderr smtp_logged -- "${q[@]}" "RCPT TO:<victim@elsewhere.example>" QUIT
+	codes_are 220 250 250 550 221
+	# Not ban-worthy: size, syntax, parameters, an over-long line, a
+	# client whose address is unknown.
+	TCPREMOTEIP=198.51.100.1 run -0 --separate-stderr smtp_logged -- "EHLO client.example" \
+	    "MAIL FROM:<a@b.example> SIZE=999999999" "MAIL FROM:<a@b" "MAIL FROM:<a@b.example> FOO=bar" \
+	    "MAIL FROM:<a@b.example>" "RCPT TO:<$(pad 600)@$HOST>" QUIT
+	codes_are 220 250 552 501 555 250 500 221
+	run -0 --separate-stderr smtp_logged -- "${q[@]}" "RCPT TO:<victim@elsewhere.example>" QUIT
+	codes_are 220 250 250 550 221
+	# Forged refusals in file, alias and queue entry names.
+	run -0 --separate-stderr forged_names
+	run -0 --separate-stderr f2b_check
+	echo "$output" >&2
+	[ "$(sort <<<"$output" | uniq -c | awk '{ print $2 "x" $1 }' | tr '\n' ' ')" = \
+	    "192.0.2.1x1 192.0.2.2x1 192.0.2.3x2 192.0.2.4x1 192.0.2.5x20 2001:db8::6x1 " ]
+	# The jail reads, with the filter, in a copy of fail2ban's configuration.
+	cp -r /etc/fail2ban "$BATS_TEST_TMPDIR/etc"
+	rm -f "$BATS_TEST_TMPDIR"/etc/jail.d/* "$BATS_TEST_TMPDIR"/etc/*.local
+	cp "$BATS_TEST_DIRNAME"/../contrib/fail2ban/filter.d/smtpd.conf "$BATS_TEST_TMPDIR/etc/filter.d/"
+	cp "$BATS_TEST_DIRNAME"/../contrib/fail2ban/jail.d/smtpd.conf "$BATS_TEST_TMPDIR/etc/jail.d/"
+	printf '[DEFAULT]\nsyslog_mail = %s\n' "$BATS_TEST_TMPDIR/fail2ban/mail.log" >"$BATS_TEST_TMPDIR/etc/paths-overrides.local"
+	run -0 --separate-stderr fail2ban-client -c "$BATS_TEST_TMPDIR/etc" -d
+	grep -Fq "['add', 'smtpd', " <<<"$output"
+	grep -Fq "['set', 'smtpd', 'addlogpath', '$BATS_TEST_TMPDIR/fail2ban/mail.log', 'head']" <<<"$output"
+	grep -Fq "session=[0-9A-F]+ refused client=<ADDR>" <<<"$output"
+	grep -Fq "['set', 'smtpd', 'maxretry', 5]" <<<"$output"
 }
