@@ -197,8 +197,8 @@ f2b_check() {
 	needs fail2ban-regex fail2ban-client
 	[ -f /etc/fail2ban/filter.d/common.conf ] || skip "needs fail2ban's common.conf"
 	local q=("HELO client.example" "MAIL FROM:<a@b.example>") bad=()
-	# Ban-worthy: relaying, an unknown user, not SMTP, out of order,
-	# too many errors; over IPv4 and IPv6.
+	# Ban-worthy: relaying, an unknown user (but not the DATA after it),
+	# not SMTP, out of order, twenty unknown commands; IPv4 and IPv6.
 	TCPREMOTEIP=192.0.2.1 run -0 --separate-stderr smtp_logged -- "${q[@]}" "RCPT TO:<victim@elsewhere.example>" QUIT
 	codes_are 220 250 250 550 221
 	TCPREMOTEIP=192.0.2.2 run -0 --separate-stderr smtp_logged -- "${q[@]}" "RCPT TO:<nosuch@$HOST>" DATA QUIT
