@@ -11,7 +11,7 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o rcpt.o message.o reply.o data.o addr.o alias.o deliver.o mbox.o queue.o entry.o dsn.o tty.o file.o io.o log.o conf.o
+OBJ	= smtpd.o session.o rcpt.o message.o reply.o data.o addr.o alias.o deliver.o mbox.o queue.o entry.o dsn.o tty.o file.o proxy.o io.o log.o conf.o
 # Everything but main(): the fuzz targets link these with their own entry.
 LIB	= $(OBJ:smtpd.o=)
 # make check: the suite without its long files (marked slow), in parallel.
