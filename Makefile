@@ -59,13 +59,16 @@ sanitize-check: smtpd-san test/ptyhelper
 memcheck: smtpd test/ptyhelper
 	SMTPD_NO_RSS=1 sh test/memcheck
 
-fuzz: fuzz/session.fuzz fuzz/path.fuzz
+fuzz: fuzz/session.fuzz fuzz/path.fuzz fuzz/proxy.fuzz
 
 fuzz/session.fuzz: fuzz/session_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h session.h reply.h
 	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/session_fuzz.c $(LIB:.o=.c)
 
 fuzz/path.fuzz: fuzz/path_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h session.h reply.h
 	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/path_fuzz.c $(LIB:.o=.c)
+
+fuzz/proxy.fuzz: fuzz/proxy_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h session.h reply.h
+	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/proxy_fuzz.c $(LIB:.o=.c)
 
 fuzz-run: fuzz
 	sh fuzz/run $(FUZZTIME)
