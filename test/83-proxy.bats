@@ -147,6 +147,38 @@ refused() {
 	log_has ' connect client=2001:db8::9 port=4567 front=127\.0\.0\.1$'
 }
 
+# dribble: stdin to stdout, the header (up to the first SMTP line, EHLO)
+# one byte per write, as a front that sends it in pieces, then the rest.
+dribble() {
+	python3 -c '
+import os, sys, time
+data = sys.stdin.buffer.read()
+cut = data.index(b"EHLO ")
+for i in range(cut):
+    os.write(1, data[i:i + 1])
+    time.sleep(0.005)
+os.write(1, data[cut:])
+'
+}
+
+# dribbled FILE: a session behind the front fed FILE through dribble.
+dribbled() {
+	dribble <"$1" | px
+}
+
+@test "a header that arrives in pieces is read whole, and nothing after it is lost" {
+	{ printf 'PROXY TCP4 192.0.2.9 198.51.100.2 4567 25\r\n'; mail_lines; } >"$IN"
+	run -0 --separate-stderr dribbled "$IN"
+	smtp_ok 220 250 250 250 354 250 221
+	[[ $(received) == "from client.example ([192.0.2.9]) by $HOST (smtpd) with ESMTP id "* ]]
+	{ python3 "$PXHDR" proxy 2001:db8::9 2001:db8::25 4567 25 --ssl TLSv1.2 X --crc
+	  mail_lines; } >"$IN"
+	run -0 --separate-stderr dribbled "$IN"
+	smtp_ok 220 250 250 250 354 250 221
+	count_is 2 mbox_count "$MAIL/alice"
+	[[ $(mbox_msg "$MAIL/alice" 2 header Received) == "from client.example ([IPv6:2001:db8::9]) by $HOST (smtpd) with ESMTPS (TLSv1.2 X) id "* ]]
+}
+
 @test "v2 LOCAL, a health check, is served as a connection from the balancer" {
 	{ python3 "$PXHDR" local; lines "HELO check" QUIT; } >"$IN"
 	run -0 --separate-stderr pxl <"$IN"
@@ -301,12 +333,16 @@ held() {
 
 # haproxy_start PORT: HAProxy in the foreground in front of smtpd on
 # 127.0.0.1:PORT; it listens on $F1 (send-proxy), $F2 (send-proxy-v2 with
-# SMTP health checks that send LOCAL headers) and $F3 (send-proxy-v2 with
-# a CRC32c checksum).
+# SMTP health checks that send LOCAL headers), $F3 (send-proxy-v2 with
+# a CRC32c checksum) and $F4 (implicit TLS, send-proxy-v2-ssl).
 haproxy_start() {
 	F1=$(free_port)
 	F2=$(free_port)
 	F3=$(free_port)
+	F4=$(free_port)
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+	    -keyout "$BATS_TEST_TMPDIR/key.pem" -out "$BATS_TEST_TMPDIR/cert.pem" 2>/dev/null
+	cat "$BATS_TEST_TMPDIR/cert.pem" "$BATS_TEST_TMPDIR/key.pem" >"$BATS_TEST_TMPDIR/both.pem"
 	cat >"$BATS_TEST_TMPDIR/haproxy.cfg" <<-EOF
 	global
 	    pidfile $BATS_TEST_TMPDIR/haproxy.pid
@@ -325,6 +361,9 @@ haproxy_start() {
 	listen crc
 	    bind 127.0.0.1:$F3
 	    server s 127.0.0.1:$1 send-proxy-v2 proxy-v2-options crc32c
+	listen tls
+	    bind 127.0.0.1:$F4 ssl crt $BATS_TEST_TMPDIR/both.pem
+	    server s 127.0.0.1:$1 send-proxy-v2-ssl proxy-v2-options ssl-cipher
 	EOF
 	haproxy -c -f "$BATS_TEST_TMPDIR/haproxy.cfg" >&2
 	haproxy -db -f "$BATS_TEST_TMPDIR/haproxy.cfg" </dev/null >&2 3>&- &
@@ -338,22 +377,30 @@ haproxy_start() {
 	return 1
 }
 
-# from_5 PORT SUBJECT: one message to alice by smtplib, bound to 127.0.0.5.
+# from_5 PORT SUBJECT [tls]: one message to alice by smtplib, bound to
+# 127.0.0.5, over implicit TLS with "tls".
 from_5() {
 	timeout 20 python3 -c '
-import smtplib, sys
+import smtplib, ssl, sys
 port, subject = sys.argv[1:3]
-s = smtplib.SMTP("127.0.0.1", int(port), timeout=10,
-    source_address=("127.0.0.5", 0))
+if len(sys.argv) > 3:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = smtplib.SMTP_SSL("127.0.0.1", int(port), timeout=10,
+        source_address=("127.0.0.5", 0), context=ctx)
+else:
+    s = smtplib.SMTP("127.0.0.1", int(port), timeout=10,
+        source_address=("127.0.0.5", 0))
 s.ehlo("client.example")
 s.sendmail("a@b.example", ["alice@mx.test.example"],
     ("Subject: %s\r\n\r\nthrough haproxy\r\n" % subject).encode())
 s.quit()
-' "$1" "$2"
+' "$@"
 }
 
-@test "HAProxy send-proxy and send-proxy-v2: the mailbox shows the client HAProxy saw" {
-	needs haproxy systemd-socket-activate
+@test "HAProxy with send-proxy, send-proxy-v2 and send-proxy-v2-ssl: the mailbox shows the client HAProxy saw" {
+	needs haproxy systemd-socket-activate openssl
 	needs_log
 	PORT=$(free_port)
 	launch "Listening on" logged systemd-socket-activate --accept --inetd \
@@ -363,24 +410,27 @@ s.quit()
 	run -0 --separate-stderr from_5 "$F1" v1
 	run -0 --separate-stderr from_5 "$F2" v2
 	run -0 --separate-stderr from_5 "$F3" crc
-	count_is 3 mbox_count "$MAIL/alice"
-	for i in 1 2 3; do
+	run -0 --separate-stderr from_5 "$F4" tls tls
+	count_is 4 mbox_count "$MAIL/alice"
+	for i in 1 2 3 4; do
 		rcvd=$(mbox_msg "$MAIL/alice" $i header Received)
 		echo "Received: $rcvd" >&2
-		[[ $rcvd == "from client.example ([127.0.0.5]) by $HOST (smtpd) with ESMTP id "* ]]
+		[[ $rcvd == "from client.example ([127.0.0.5]) by $HOST (smtpd) with ESMTP"* ]]
+		[ "$i" = 4 ] || [[ $rcvd == *" with ESMTP id "* ]]
 	done
+	# HAProxy's TLS fields: the version and the cipher it chose.
+	[[ $rcvd =~ \ with\ ESMTPS\ \(TLSv1\.[23]\ [A-Z0-9_-]+\)\ id\  ]]
 	# Straight to smtpd from 127.0.0.5, not a front: no greeting.
 	run from_5 "$PORT" direct
 	[ "$status" != 0 ]
-	count_is 3 mbox_count "$MAIL/alice"
+	count_is 4 mbox_count "$MAIL/alice"
 	log_has ' client=127\.0\.0\.5 error=proxy why="untrusted front"$'
-	# A health check, served as the balancer's own connection.
-	for i in $(seq 100); do
-		grep -q 'connect client=127\.0\.0\.1 front=127\.0\.0\.1$' \
-		    "$BATS_TEST_TMPDIR/syslog" && break
-		sleep 0.1
-	done
+	# A health check (every second), served as the balancer's own
+	# connection; tail ends at its next line once grep has gone.
+	timeout 20 tail -n +1 -f "$BATS_TEST_TMPDIR/syslog" |
+	    grep -q -m 1 'connect client=127\.0\.0\.1 front=127\.0\.0\.1$' || true
 	log_has ' connect client=127\.0\.0\.1 front=127\.0\.0\.1$'
 	[ "$(grep -Ec ' connect client=127\.0\.0\.5 port=[0-9]+ front=127\.0\.0\.1$' "$BATS_TEST_TMPDIR/syslog")" = 3 ]
+	log_has ' connect client=127\.0\.0\.5 port=[0-9]+ front=127\.0\.0\.1 tls=TLSv1\.[23]\\x20[A-Z0-9_-]+$'
 	[ "$(grep -c 'error=proxy' "$BATS_TEST_TMPDIR/syslog")" = 1 ]
 }
