@@ -324,6 +324,13 @@ held() {
 	smtp_ok 421
 }
 
+@test "-P is in the usage message and the manual's synopsis" {
+	needs_log
+	run -1 --separate-stderr logged "$SMTPD" -x </dev/null
+	log_has '\[-n rcpts\] \[-P front,\.\.\.\] \[-Q dir\]'
+	grep -q '^\.Op Fl P Ar front Ns \\&, Ns Ar \.\.\.$' "$SRCDIR/smtpd.8"
+}
+
 @test "without -P a PROXY line is only a bad command" {
 	{ printf 'PROXY TCP4 192.0.2.9 198.51.100.2 4567 25\r\n'; mail_lines; } >"$IN"
 	TCPREMOTEIP=127.0.0.1 run -0 --separate-stderr smtp_raw <"$IN"
