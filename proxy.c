@@ -17,7 +17,7 @@
 #include "smtpd.h"
 
 #define V1_MIN		15	/* "PROXY UNKNOWN\r\n", the shortest line */
-#define V2_HEAD		16	/* signature, version and command, family, length */
+#define V2_HEAD		16	/* signature, version, family, length */
 
 /* PROXY v2 TLV types and the TLS subtypes (proxy-protocol.txt 2.2). */
 #define PP2_TYPE_CRC32C		0x03
@@ -212,7 +212,8 @@ tlvs(const unsigned char *b, size_t off, size_t end, int depth,
 				return bad(h, "bad checksum");
 		} else if (depth == 0 && b[off] == PP2_TYPE_SSL) {
 			/* client flags (1), verify (4), then subtypes */
-			if (n < 5 || tlvs(b, off + 8, off + 3 + n, 1, h) != PX_DONE)
+			if (n < 5 ||
+			    tlvs(b, off + 8, off + 3 + n, 1, h) != PX_DONE)
 				return bad(h, "bad TLV");
 			if (!(v[0] & PP2_CLIENT_SSL))
 				h->tls[0] = '\0';
