@@ -201,6 +201,22 @@ dribbled() {
 	log_has ' connect client=192\.0\.2\.9 port=4567 front=127\.0\.0\.1 tls=TLSv1\.3\\x20TLS_AES_256_GCM_SHA384$'
 }
 
+@test "v2 with TLS at the front: LMTPS with -L, and SMTP after HELO keeps its name" {
+	{ python3 "$PXHDR" proxy 192.0.2.9 198.51.100.2 4567 25 --ssl TLSv1.2 AES128-SHA
+	  lines "LHLO client.example" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: px" "" hello . QUIT; } >"$IN"
+	run -0 --separate-stderr px -L <"$IN"
+	smtp_ok 220 250 250 250 354 250 221
+	[[ $(received) == *" with LMTPS (TLSv1.2 AES128-SHA) id "* ]]
+	rm -f "$MAIL/alice" && mkmbox alice
+	{ python3 "$PXHDR" proxy 192.0.2.9 198.51.100.2 4567 25 --ssl TLSv1.2 AES128-SHA
+	  lines "HELO client.example" "MAIL FROM:<a@b.example>" \
+	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: px" "" hello . QUIT; } >"$IN"
+	run -0 --separate-stderr px <"$IN"
+	smtp_ok 220 250 250 250 354 250 221
+	[[ $(received) == *" with SMTP (TLSv1.2 AES128-SHA) id "* ]]
+}
+
 @test "v2: a TLS TLV without the TLS flag, or other TLVs, change nothing" {
 	run -0 --separate-stderr v2 proxy 192.0.2.9 198.51.100.2 4567 25 --ssl-off \
 	    --tlv 0100026832 --tlv e0000178
