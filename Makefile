@@ -11,7 +11,7 @@ CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
 LDFLAGS	=
 LDLIBS	=
-OBJ	= smtpd.o session.o rcpt.o message.o reply.o data.o addr.o alias.o deliver.o mbox.o queue.o entry.o dsn.o tty.o file.o io.o log.o conf.o
+OBJ	= smtpd.o session.o rcpt.o message.o reply.o data.o addr.o alias.o deliver.o mbox.o queue.o entry.o dsn.o tty.o file.o proxy.o io.o log.o conf.o
 # Everything but main(): the fuzz targets link these with their own entry.
 LIB	= $(OBJ:smtpd.o=)
 # make check: the suite without its long files (marked slow), in parallel.
@@ -59,13 +59,16 @@ sanitize-check: smtpd-san test/ptyhelper
 memcheck: smtpd test/ptyhelper
 	SMTPD_NO_RSS=1 sh test/memcheck
 
-fuzz: fuzz/session.fuzz fuzz/path.fuzz
+fuzz: fuzz/session.fuzz fuzz/path.fuzz fuzz/proxy.fuzz
 
 fuzz/session.fuzz: fuzz/session_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h session.h reply.h
 	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/session_fuzz.c $(LIB:.o=.c)
 
 fuzz/path.fuzz: fuzz/path_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h session.h reply.h
 	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/path_fuzz.c $(LIB:.o=.c)
+
+fuzz/proxy.fuzz: fuzz/proxy_fuzz.c fuzz/fuzz.h $(LIB:.o=.c) smtpd.h session.h reply.h
+	$(SAN_CC) $(FUZZFLAGS) $(CPPFLAGS) -o $@ fuzz/proxy_fuzz.c $(LIB:.o=.c)
 
 fuzz-run: fuzz
 	sh fuzz/run $(FUZZTIME)

@@ -317,19 +317,26 @@ dispatch(struct session *s, char *line, size_t len)
 	reply(s, R_UNKNOWN, NULL);
 }
 
-/* Name the session and log the connection. */
+/* Name the session and log the connection, and the front's part (-P). */
 static void
 sess_start(struct session *s)
 {
-	char peer[MAX_LOGVAL];
+	char peer[MAX_LOGVAL], front[MAX_LOGVAL], tls[MAX_LOGVAL];
+	char via[2 * MAX_LOGVAL + 32] = "";
 
 	s->state = ST_INIT;
 	s->spool = -1;
 	log_fmt(s->sessid, sizeof(s->sessid), "%lX%05lX",
 	    (unsigned long)time(NULL), (unsigned long)getpid() & 0xfffff);
-	log_info("session=%s connect client=%s", s->sessid,
+	if (conf.front[0] != '\0')
+		log_fmt(via, sizeof(via), "%s%s front=%s%s%s",
+		    conf.port[0] != '\0' ? " port=" : "", conf.port,
+		    log_esc(front, sizeof(front), conf.front),
+		    conf.tlsinfo[0] != '\0' ? " tls=" : "",
+		    log_esc(tls, sizeof(tls), conf.tlsinfo));
+	log_info("session=%s connect client=%s%s", s->sessid,
 	    log_esc(peer, sizeof(peer), conf.peer[0] != '\0' ? conf.peer :
-	    "local"));
+	    "local"), via);
 }
 
 /* Started as root without -u: say so and end before the first command. */

@@ -57,7 +57,8 @@ usage(const char *why, int opt)
 
 	die("%s%s; usage: smtpd [-8EFLpqV] [-A seconds] [-a aliases] "
 	    "[-D domain] [-d maildir] [-f command] [-h name] [-I seconds] "
-	    "[-k seconds] [-m command] [-n rcpts] [-Q dir] [-R seconds] "
+	    "[-k seconds] [-m command] [-n rcpts] [-P front,...] "
+	    "[-Q dir] [-R seconds] "
 	    "[-r dir] [-s bytes] [-T seconds] [-t seconds] [-U utmp] "
 	    "[-u user | uid:gid] [-w seconds]", why, log_esc(esc, sizeof(esc), o));
 }
@@ -287,7 +288,7 @@ parse_options(int argc, char *argv[], struct opts *o)
 	memset(o, 0, sizeof(*o));
 	opterr = 0;	/* getopt() would tell stderr */
 	while ((ch = getopt(argc, argv,
-	    ":8A:a:D:d:EFf:h:I:k:Lm:n:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
+	    ":8A:a:D:d:EFf:h:I:k:Lm:n:P:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
 		if (flag_option(ch) || value_option(ch, optarg))
 			continue;
 		switch (ch) {
@@ -299,6 +300,11 @@ parse_options(int argc, char *argv[], struct opts *o)
 			break;
 		case 'm':
 			o->mda = optarg;
+			break;
+		case 'P':
+			if (proxy_fronts(optarg) != 0)
+				die("-P: bad front %s",
+				    log_esc(esc, sizeof(esc), optarg));
 			break;
 		case 'p':
 		case 'q':
@@ -377,6 +383,9 @@ run(int queue)
 	}
 	if (geteuid() == 0 || getuid() == 0)
 		sess_refuse();
+	/* Behind a balancer, who the client is comes first. */
+	if (conf.nfronts > 0)
+		proxy_start();
 	sess_run();
 }
 

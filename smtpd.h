@@ -4,11 +4,12 @@
  * Calls flow one way, down this picture: each file calls only those on
  * its right, which sit lower; nothing calls into smtpd.c, and log.c and
  * addr.c call nothing of ours.  conf.c holds conf, which main() writes at
- * start-up and every file reads.  test/callgraph.sh checks this picture
- * against the object files (nm -u of each against nm --defined-only of
- * the others) and that the graph has no cycle.
+ * start-up (through proxy.c for -P) and every file reads.
+ * test/callgraph.sh checks this picture against the object files (nm -u
+ * of each against nm --defined-only of the others) and that the graph has
+ * no cycle.
  *
- *	smtpd.c		-> session alias deliver queue log
+ *	smtpd.c		-> session proxy alias deliver queue log
  *	  session.c	-> rcpt message reply addr io log
  *	    rcpt.c	-> reply alias addr file tty log
  *	    message.c	-> reply data deliver queue file io log
@@ -23,6 +24,7 @@
  *	          tty.c	-> file log
  *	            file.c	-> addr log
  *	            addr.c	-> -
+ *	  proxy.c	-> io log
  *	io.c		-> log
  *	log.c		-> -
  *
@@ -61,6 +63,17 @@
 #define MAX_ALIAS_DEPTH	10
 #define MAX_ALIAS_NODES	10000	/* names and addresses one expansion meets */
 #define MAX_WORDS	32	/* words of an -m or -f template */
+#define MAX_FRONTS	32	/* -P addresses and prefixes */
+#define MAX_PROXY_V1	107	/* a PROXY version 1 line with its CRLF */
+#define MAX_PROXY_V2	4096	/* a PROXY version 2 header with its TLVs */
+#define MAX_TLSINFO	128	/* "version cipher" of a TLS front */
+
+/* A -P front: an address and how many leading bits of a peer must match. */
+struct front {
+	unsigned char	 addr[16];
+	int		 v6;
+	unsigned int	 bits;
+};
 
 /* An -m or -f command, split into words once at start-up. */
 struct template {
@@ -87,6 +100,13 @@ struct config {
 	const char	*utmp;			/* -U, NULL for the system's */
 	char		 peer[MAX_PEER];	/* client address, "" if unknown */
 	int		 peer6;			/* peer is an IPv6 address */
+	char		 local[MAX_PEER];	/* address connected to, "" if unknown */
+	int		 local6;		/* local is an IPv6 address */
+	struct front	 fronts[MAX_FRONTS];	/* -P */
+	size_t		 nfronts;
+	char		 front[MAX_PEER];	/* -P: the balancer's address */
+	char		 port[6];		/* -P: the client's port, "" if unknown */
+	char		 tlsinfo[MAX_TLSINFO];	/* TLS "version cipher", "" if none */
 	const char	*queuedir;		/* -Q, NULL for DIR/.queue */
 	long		 retry;			/* -R: first retry delay */
 	long		 maxinterval;		/* -I: longest retry delay */
@@ -182,6 +202,24 @@ int	 log_fmt(char *, size_t, const char *, ...) PRINTFLIKE(3, 4);
 int	 log_vfmt(char *, size_t, const char *, va_list) PRINTFLIKE(3, 0);
 struct tm;
 const struct tm *log_tm(time_t);
+
+/* proxy.c */
+/* What a PROXY header says; with relayed 0, the connection's own addresses. */
+struct proxy_hdr {
+	size_t		 len;		/* bytes of the header, or needed */
+	const char	*why;		/* PX_BAD: the reason */
+	int		 relayed;	/* PROXY TCP4/TCP6: the fields are set */
+	char		 src[MAX_PEER], dst[MAX_PEER];
+	int		 src6, dst6;
+	char		 sport[6], dport[6];
+	char		 tls[MAX_TLSINFO];	/* "version cipher", "" if none */
+};
+enum proxy_result { PX_DONE, PX_MORE, PX_BAD };
+enum proxy_result proxy_parse(const unsigned char *, size_t,
+	    struct proxy_hdr *);
+int	 proxy_fronts(const char *);
+int	 proxy_trusted(const char *, int);
+void	 proxy_start(void);
 
 /* addr.c */
 #define ADDR_RCPT	1	/* addr_path(): a forward-path */
