@@ -35,6 +35,7 @@ received_header(struct session *s, char *hdr, size_t sz)
 	static char date[64];
 	static time_t dated = (time_t)-1;
 	char peer[MAX_PEER + 16] = "", forr[MAX_PATH_LEN + 16] = "";
+	char tls[2 * MAX_TLSWORD + 32] = "";
 	time_t now = time(NULL);
 	int n;
 
@@ -49,12 +50,20 @@ received_header(struct session *s, char *hdr, size_t sz)
 		    conf.peer6 ? "IPv6:" : "", conf.peer);
 	if (s->nrcpt == 1)
 		log_fmt(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
-	/* RFC 6531 3.7.3: SMTPUTF8 is ESMTP; UTF8SMTP and UTF8LMTP say so. */
+	/*
+	 * RFC 6531 3.7.3: SMTPUTF8 is ESMTP; UTF8SMTP and UTF8LMTP say so.
+	 * RFC 3848: an S for TLS (ESMTPS, LMTPS, UTF8SMTPS, UTF8LMTPS), and
+	 * the front's words in a comment.
+	 */
+	if (s->tls.proto[0] != '\0')
+		log_fmt(tls, sizeof(tls), "S\n\t(version=%s cipher=%s)",
+		    s->tls.proto, s->tls.cipher[0] != '\0' ? s->tls.cipher :
+		    "unknown");
 	n = log_fmt(hdr, sz, "Received: from %s%s\n\tby %s "
-	    "(smtpd) with %s%s id %s%s;\n\t%s\n", s->helo, peer,
+	    "(smtpd) with %s%s%s id %s%s;\n\t%s\n", s->helo, peer,
 	    conf.hostname, s->utf8 ? "UTF8" : "", conf.lmtp ? "LMTP" :
-	    s->utf8 ? "SMTP" : s->esmtp ? "ESMTP" : "SMTP", s->msgid, forr,
-	    date);
+	    s->utf8 ? "SMTP" : s->esmtp || tls[0] != '\0' ? "ESMTP" : "SMTP",
+	    tls, s->msgid, forr, date);
 	if (n < 0 || (size_t)n >= sz)
 		hdr[0] = '\0';	/* cannot be: every part is bounded */
 }
@@ -205,7 +214,7 @@ void
 cmd_data(struct session *s, char *arg)
 {
 	struct data_result rv;
-	char trace[1024];
+	char trace[1536];
 	int r;
 
 	if (*arg != '\0') {
@@ -251,7 +260,7 @@ cmd_bdat(struct session *s, char *arg)
 {
 	struct data_result rv;
 	unsigned long long n;
-	char trace[1024], got[32];
+	char trace[1536], got[32];
 	int last, keep;
 	size_t i;
 

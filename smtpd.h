@@ -68,6 +68,16 @@ struct template {
 	size_t		 n;		/* 0: not set */
 };
 
+/*
+ * What a TLS front said of the connection (RFC 3848: ESMTPS), each word
+ * cleaned by log_word(); proto is "" while the connection is in clear.
+ */
+#define MAX_TLSWORD	64
+struct tls_info {
+	char		 proto[MAX_TLSWORD];	/* SSL_PROTOCOL: TLSv1.3 */
+	char		 cipher[MAX_TLSWORD];	/* SSL_CIPHER */
+};
+
 struct config {
 	const char	*maildir;		/* -d */
 	char		 hostname[MAX_HOSTNAME + 1];	/* -h */
@@ -93,6 +103,9 @@ struct config {
 	long		 maxage;		/* -A: bounce after this age */
 	int		 force;			/* -F: every entry is due now */
 	int		 utf8tty;		/* -8: terminals show UTF-8 */
+	int		 tlsneed;		/* -S: STARTTLS before MAIL */
+	int		 tlsfd[3];		/* UCSPI-TLS control, read, write */
+	struct tls_info	 tls;			/* implicit TLS: the front's */
 };
 extern struct config conf;		/* conf.c */
 
@@ -167,6 +180,8 @@ enum io_result io_peek(const unsigned char **, size_t *);
 void	 io_consume(size_t);
 void	 io_put(const char *, size_t);
 void	 io_flush(void);
+size_t	 io_discard(void);
+enum io_result io_starttls(const int *, char *, size_t, size_t *);
 
 /* log.c */
 void	 log_info(const char *, ...) PRINTFLIKE(1, 2);
@@ -176,6 +191,7 @@ void	 die(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 void	 die_errno(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 size_t	 sanitize(char *, size_t, const char *, size_t);
 const char *log_esc(char *, size_t, const char *);
+void	 log_word(char *, size_t, const char *, size_t);
 void	 log_open(void);
 int	 log_fmt(char *, size_t, const char *, ...) PRINTFLIKE(3, 4);
 int	 log_vfmt(char *, size_t, const char *, va_list) PRINTFLIKE(3, 0);
