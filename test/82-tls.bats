@@ -303,3 +303,21 @@ s.quit()
 	stored_exactly 1
 	[[ $(mbox_msg "$MAIL/alice" 1 header Received) == "from client.example ([127.0.0.1])"* ]]
 }
+
+@test "inetd.conf.example's STARTTLS line: swaks --tls delivers through s6-ucspitlsd under inetd" {
+	needs_s6
+	needs inetd swaks
+	needs_root
+	PORT=$(free_port)
+	inetd_conf 3 -d "$MAIL" -h "$HOST" |
+	    sed -e "s|PATH=/usr/local/bin:|PATH=$S6BIN:|" \
+		-e "s|/etc/smtpd/tls/|$BATS_TEST_TMPDIR/|g" >"$BATS_TEST_TMPDIR/inetd.conf"
+	cat "$BATS_TEST_TMPDIR/inetd.conf" >&2
+	grep -q "^127.0.0.1:$PORT[[:blank:]].* s6-ucspitlsd -S " "$BATS_TEST_TMPDIR/inetd.conf"
+	launch "ADD: 127.0.0.1:$PORT" inetd -d -i "$BATS_TEST_TMPDIR/inetd.conf"
+	run -0 timeout 30 swaks --server 127.0.0.1 --port "$PORT" --tls \
+	    --helo client.example --from a@b.example --to alice@$HOST --data "$BODY"
+	[[ $output == *"TLS started with cipher TLSv1.3"* ]]
+	stop_inetd
+	stored_exactly 1
+}
