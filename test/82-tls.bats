@@ -182,9 +182,12 @@ needs_s6() {
 		[ -x "$S6BIN/$p" ] || skip "needs $S6BIN/$p (sh test/fetch-s6; S6_ROOT)"
 	done
 	needs tcpserver openssl
-	# A self-signed certificate for this test only.
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$HOST" \
-	    -keyout "$BATS_TEST_TMPDIR/key.pem" -out "$BATS_TEST_TMPDIR/cert.pem" 2>/dev/null
+	# A self-signed certificate for this run of the file.
+	if [ ! -f "$BATS_FILE_TMPDIR/cert.pem" ]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$HOST" \
+		    -keyout "$BATS_FILE_TMPDIR/key.pem" -out "$BATS_FILE_TMPDIR/cert.pem" 2>/dev/null
+	fi
+	cp "$BATS_FILE_TMPDIR/key.pem" "$BATS_FILE_TMPDIR/cert.pem" "$BATS_TEST_TMPDIR/"
 	# s6-tlsd-io reads them before it drops to TLS_UID:TLS_GID.
 	TLSENV=(PATH="$S6BIN:$PATH" CERTFILE="$BATS_TEST_TMPDIR/cert.pem"
 	    KEYFILE="$BATS_TEST_TMPDIR/key.pem")
