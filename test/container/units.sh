@@ -209,7 +209,7 @@ starttls() {
 	cx install -m 0644 /root/smtpd/systemd/smtpd@.service.d/starttls.conf \
 	    /etc/systemd/system/smtpd@.service.d/starttls.conf
 	cx systemctl daemon-reload
-	cx sh -c 'echo "smtp_tls_security_level = encrypt" >>/etc/postfix/main.cf'
+	cx sh -c 'printf "smtp_tls_security_level = encrypt\nsmtp_tls_loglevel = 1\n" >>/etc/postfix/main.cf'
 	cx postfix reload >/dev/null 2>&1 || fail "postfix reload"
 	before=$(count /var/mail/alice)
 	printf 'Subject: tls\n\nthrough tls\n' |
