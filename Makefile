@@ -83,6 +83,10 @@ smtpd-static: $(OBJ:.o=.c) smtpd.h session.h reply.h
 bench: smtpd $(BENCH_BIN)
 	sh bench/run
 
+# smtpd over TLS (s6-ucspitlsd, s6-tlsd) beside smtpd in clear.
+bench-tls: smtpd
+	python3 bench/tls
+
 bench-bin: $(BENCH_BIN)
 
 bench/floor: bench/floor.c
@@ -147,4 +151,4 @@ clean:
 
 .PHONY: check check-all check-slow check-container sanitize-check memcheck \
 	fuzz fuzz-run demo lint install uninstall install-units uninstall-units \
-	static bench bench-bin clean
+	static bench bench-tls bench-bin clean

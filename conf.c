@@ -15,4 +15,5 @@ struct config conf = {
 	.retry = 1800,
 	.maxinterval = 14400,
 	.maxage = 5 * 86400,
+	.tlsfd = { -1, -1, -1 },
 };

@@ -1,6 +1,7 @@
 /*
  * The client stream: a bounded, buffered reader and a buffered writer,
- * both under one deadline.  Apart from the 421 that smtpd.c writes when
+ * both under one deadline, and the switch of the stream to a UCSPI-TLS
+ * front's pipes at STARTTLS.  Apart from the 421 that smtpd.c writes when
  * start-up fails, this is the only code that reads fd 0 or writes fd 1:
  * the session's replies and smtpd -p's listing both go through io_put().
  * Calls nothing of ours but log.c.
@@ -237,4 +238,72 @@ io_flush(void)
 {
 	write_all(obuf, olen);
 	olen = 0;
+}
+
+/* Throw away what was read and not consumed; returns how many bytes. */
+size_t
+io_discard(void)
+{
+	size_t n = ilen - ipos;
+
+	ipos = ilen = 0;
+	return n;
+}
+
+/*
+ * STARTTLS through UCSPI-TLS (s6-ucspitlsd): fd[0] is the control socket,
+ * fd[1] and fd[2] the pipes from and to the TLS tunnel.  The reply already
+ * queued (220) goes out in clear; then "Y" asks the front for the
+ * handshake and for the connection's description, which it writes on the
+ * control socket and ends by closing it: NUL-terminated KEY=VALUE strings
+ * (SSL_PROTOCOL, SSL_CIPHER, ...), at most max - 1 bytes kept in desc and
+ * the rest read and dropped.  Nothing of the clear stream is read after
+ * the 220 and nothing already read survives (CVE-2011-0411: the caller
+ * calls io_discard() first).  The pipes then become fds 0 and 1, so the
+ * connection itself is left to the front alone.  IO_OK, or IO_EOF when
+ * the handshake failed (the front closed without a word), or IO_TIMEOUT
+ * after -t.
+ */
+enum io_result
+io_starttls(const int *fd, char *desc, size_t max, size_t *len)
+{
+	struct timespec now, dl;
+	char junk[512];
+	ssize_t n;
+	int fl;
+
+	io_flush();
+	/* The front's handshake reads this socket: it must block again. */
+	if (wsock == 1 && (fl = fcntl(1, F_GETFL)) >= 0)
+		(void)fcntl(1, F_SETFL, fl & ~O_NONBLOCK);
+	wsock = -1;
+	*len = 0;
+	do
+		n = write(fd[0], "Y", 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return IO_EOF;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	after(&dl, &now, conf.timeout);
+	for (;;) {
+		if (!wait_fd(fd[0], POLLIN, &dl))
+			return IO_TIMEOUT;
+		if (*len + 1 < max)
+			n = read(fd[0], desc + *len, max - 1 - *len);
+		else
+			n = read(fd[0], junk, sizeof(junk));
+		if (n == 0)
+			break;
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return IO_EOF;
+		if (n > 0 && *len + 1 < max)
+			*len += (size_t)n;
+	}
+	desc[*len] = '\0';
+	if (*len == 0 || dup2(fd[1], 0) < 0 || dup2(fd[2], 1) < 0)
+		return IO_EOF;
+	(void)close(fd[0]);
+	(void)close(fd[1]);
+	(void)close(fd[2]);
+	return IO_OK;
 }

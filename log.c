@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -268,6 +269,25 @@ log_word(const char *s)
 
 	next = (next + 1) % 4;
 	return log_esc(buf[next], sizeof(buf[next]), s);
+}
+
+/*
+ * Copy the n bytes of s into dst (of size dstsz, always terminated) as a
+ * word that a header comment, a log value and a reply all take as it is:
+ * letters, digits and "._+/-" stay, every other byte becomes '_'.  For
+ * what a TLS front says of the connection (TLSv1.3, a cipher's name).
+ */
+void
+log_token(char *dst, size_t dstsz, const char *s, size_t n)
+{
+	size_t i;
+
+	if (dstsz == 0)
+		return;
+	for (i = 0; i < n && i + 1 < dstsz && s[i] != '\0'; i++)
+		dst[i] = isalnum((unsigned char)s[i]) ||
+		    strchr("._+/-", s[i]) != NULL ? s[i] : '_';
+	dst[i] = '\0';
 }
 
 /* Append the n bytes of s, padded to width, to dst (of size sz) at *len. */

@@ -35,7 +35,7 @@ received_header(struct session *s, char *hdr, size_t sz)
 	static char date[64];
 	static time_t dated = (time_t)-1;
 	char peer[MAX_PEER + 16] = "", forr[MAX_PATH_LEN + 16] = "";
-	char tls[MAX_TLSINFO + 4] = "";
+	char tls[2 * MAX_TLSWORD + 32] = "";
 	time_t now = time(NULL);
 	int n;
 
@@ -50,16 +50,20 @@ received_header(struct session *s, char *hdr, size_t sz)
 		    conf.peer6 ? "IPv6:" : "", conf.peer);
 	if (s->nrcpt == 1)
 		log_fmt(forr, sizeof(forr), "\n\tfor <%s>", s->rcpts[0].addr);
-	/* RFC 3848: an S for TLS, here a front's; the comment says which. */
-	if (conf.tlsinfo[0] != '\0')
-		log_fmt(tls, sizeof(tls), " (%s)", conf.tlsinfo);
-	/* RFC 6531 3.7.3: SMTPUTF8 is ESMTP; UTF8SMTP and UTF8LMTP say so. */
+	/*
+	 * RFC 6531 3.7.3: SMTPUTF8 is ESMTP; UTF8SMTP and UTF8LMTP say so.
+	 * RFC 3848: an S for TLS (ESMTPS, LMTPS, UTF8SMTPS, UTF8LMTPS), and
+	 * the front's words in a comment.
+	 */
+	if (s->tls.proto[0] != '\0')
+		log_fmt(tls, sizeof(tls), "S\n\t(version=%s cipher=%s)",
+		    s->tls.proto, s->tls.cipher[0] != '\0' ? s->tls.cipher :
+		    "unknown");
 	n = log_fmt(hdr, sz, "Received: from %s%s\n\tby %s "
-	    "(smtpd) with %s%s%s%s id %s%s;\n\t%s\n", s->helo, peer,
+	    "(smtpd) with %s%s%s id %s%s;\n\t%s\n", s->helo, peer,
 	    conf.hostname, s->utf8 ? "UTF8" : "", conf.lmtp ? "LMTP" :
-	    s->utf8 ? "SMTP" : s->esmtp ? "ESMTP" : "SMTP",
-	    conf.tlsinfo[0] != '\0' && (conf.lmtp || s->utf8 || s->esmtp) ?
-	    "S" : "", tls, s->msgid, forr, date);
+	    s->utf8 ? "SMTP" : s->esmtp || tls[0] != '\0' ? "ESMTP" : "SMTP",
+	    tls, s->msgid, forr, date);
 	if (n < 0 || (size_t)n >= sz)
 		hdr[0] = '\0';	/* cannot be: every part is bounded */
 }

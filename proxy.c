@@ -406,6 +406,7 @@ proxy_start(void)
 	struct proxy_hdr h;
 	enum proxy_result r;
 	size_t have = 0, n;
+	const char *sp;
 
 	if (!proxy_trusted(conf.peer, conf.peer6))
 		refuse("untrusted front");
@@ -428,7 +429,14 @@ proxy_start(void)
 	if (r == PX_BAD)
 		refuse(h.why);
 	memcpy(conf.front, conf.peer, sizeof(conf.front));
-	memcpy(conf.tlsinfo, h.tls, sizeof(conf.tlsinfo));
+	if (h.tls[0] != '\0') {	/* "version cipher": the front's TLS */
+		sp = strchr(h.tls, ' ');
+		log_token(conf.tls.proto, sizeof(conf.tls.proto), h.tls,
+		    sp != NULL ? (size_t)(sp - h.tls) : strlen(h.tls));
+		if (sp != NULL)
+			log_token(conf.tls.cipher, sizeof(conf.tls.cipher), sp + 1,
+			    strlen(sp + 1));
+	}
 	if (!h.relayed)
 		return;
 	memcpy(conf.peer, h.src, sizeof(conf.peer));

@@ -70,8 +70,16 @@ log_refusal(struct session *s, const struct reply_text *t)
 void
 reply_log_end(struct session *s, const char *how)
 {
-	log_info("session=%s end=%s state=%s messages=%u refused=%u",
-	    s->sessid, how, reply_state_name(s->state), s->nmsg, s->nrefused);
+	if (s->tls.proto[0] != '\0')	/* RFC 3207, 8314 */
+		log_info("session=%s end=%s state=%s messages=%u refused=%u "
+		    "tls=%s cipher=%s", s->sessid, how,
+		    reply_state_name(s->state), s->nmsg, s->nrefused,
+		    s->tls.proto, s->tls.cipher[0] != '\0' ? s->tls.cipher :
+		    "-");
+	else
+		log_info("session=%s end=%s state=%s messages=%u refused=%u",
+		    s->sessid, how, reply_state_name(s->state), s->nmsg,
+		    s->nrefused);
 }
 
 /* Write one reply line; more != 0 makes it a "NNN-" continuation line. */

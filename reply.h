@@ -67,6 +67,10 @@ enum reply {
 	R_NOMAILDIR,
 	R_NONASCII,
 	R_CHUNK_OK,
+	R_TLS_READY,
+	R_TLS_ACTIVE,
+	R_TLS_NONE,
+	R_TLS_NEEDED,
 	R_COUNT
 };
 
@@ -134,6 +138,10 @@ static const struct reply_text {
 	[R_NOMAILDIR]	  = { 421, "4.3.0", "Service not available: mail directory unavailable" },
 	[R_NONASCII]	  = { 553, "5.6.7", "Non-ASCII address needs SMTPUTF8 in MAIL" },
 	[R_CHUNK_OK]	  = { 250, "2.0.0", "%s octets received" },
+	[R_TLS_READY]	  = { 220, "2.0.0", "Ready to start TLS" },
+	[R_TLS_ACTIVE]	  = { 503, "5.5.1", "TLS already active" },
+	[R_TLS_NONE]	  = { 502, "5.5.1", "STARTTLS not available" },
+	[R_TLS_NEEDED]	  = { 530, "5.7.0", "Must issue a STARTTLS command first" },
 };
 
 #endif

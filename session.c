@@ -1,8 +1,8 @@
 /*
  * The SMTP session: the command table, which says in which states and
  * modes each verb is legal, the dispatcher, the session's loop, and the
- * verbs of the session itself: HELO, EHLO, LHLO, MAIL (with SEND, SOML,
- * SAML), RSET, NOOP, QUIT, HELP and TURN.  RCPT, VRFY and EXPN are in
+ * verbs of the session itself: HELO, EHLO, LHLO, STARTTLS, MAIL (with
+ * SEND, SOML, SAML), RSET, NOOP, QUIT, HELP and TURN.  RCPT, VRFY and EXPN are in
  * rcpt.c, DATA and BDAT in message.c; every reply goes through reply.c.
  */
 #include <ctype.h>
@@ -19,6 +19,7 @@
 
 static void	cmd_helo(struct session *, char *);
 static void	cmd_ehlo(struct session *, char *);
+static void	cmd_starttls(struct session *, char *);
 static void	cmd_mail(struct session *, char *);
 static void	cmd_send(struct session *, char *);
 static void	cmd_soml(struct session *, char *);
@@ -39,6 +40,7 @@ static const struct command {
 	{ "HELO", ST_ANY,		M_SMTP,		 1, cmd_helo },
 	{ "EHLO", ST_ANY,		M_SMTP,		 1, cmd_ehlo },
 	{ "LHLO", ST_ANY,		M_LMTP,		 1, cmd_ehlo },
+	{ "STARTTLS", ST_INIT | ST_IDLE, M_SMTP | M_LMTP, 1, cmd_starttls },
 	{ "MAIL", ST_IDLE,		M_SMTP | M_LMTP, 0, cmd_mail },
 	{ "SEND", ST_IDLE,		M_SMTP,		 0, cmd_send },	/* RFC 821 */
 	{ "SOML", ST_IDLE,		M_SMTP,		 0, cmd_soml },
@@ -111,6 +113,8 @@ cmd_ehlo(struct session *s, char *arg)
 	reply_more(s, R_EHLO, "ENHANCEDSTATUSCODES");
 	reply_more(s, R_EHLO, "SMTPUTF8");
 	reply_more(s, R_EHLO, "CHUNKING");
+	if (conf.tlsfd[0] >= 0 && s->tls.proto[0] == '\0')
+		reply_more(s, R_EHLO, "STARTTLS");
 	if (conf.expn)
 		reply_more(s, R_EHLO, "EXPN");
 	if (!conf.lmtp) {	/* RFC 5321 F.6: as RFC 821 has them */
@@ -119,6 +123,66 @@ cmd_ehlo(struct session *s, char *arg)
 		reply_more(s, R_EHLO, "SAML");
 	}
 	reply(s, R_EHLO, "HELP");
+}
+
+/* The front's description: NUL-terminated KEY=VALUE strings. */
+static void
+tls_describe(struct tls_info *t, const char *p, size_t len)
+{
+	const char *end = p + len;
+
+	memset(t, 0, sizeof(*t));
+	for (; p < end; p += strlen(p) + 1) {
+		if (strncmp(p, "SSL_PROTOCOL=", 13) == 0)
+			log_token(t->proto, sizeof(t->proto), p + 13,
+			    strlen(p + 13));
+		else if (strncmp(p, "SSL_CIPHER=", 11) == 0)
+			log_token(t->cipher, sizeof(t->cipher), p + 11,
+			    strlen(p + 11));
+	}
+	if (t->proto[0] == '\0')	/* encrypted all the same */
+		log_token(t->proto, sizeof(t->proto), "TLS", 3);
+}
+
+/*
+ * RFC 3207 STARTTLS through the UCSPI-TLS front (io_starttls()).  What
+ * the client sent after the command in clear is thrown away, and the
+ * session starts again as after the greeting, in TLS: HELO or EHLO first.
+ */
+static void
+cmd_starttls(struct session *s, char *arg)
+{
+	char desc[1024];
+	size_t len, dropped;
+	enum io_result r;
+
+	if (s->tls.proto[0] != '\0') {
+		reply(s, R_TLS_ACTIVE, NULL);
+		return;
+	}
+	if (conf.tlsfd[0] < 0) {
+		reply(s, R_TLS_NONE, NULL);
+		return;
+	}
+	if (*arg != '\0') {
+		reply(s, R_NOARGS, NULL);
+		return;
+	}
+	reply(s, R_TLS_READY, NULL);
+	dropped = io_discard();
+	if ((r = io_starttls(conf.tlsfd, desc, sizeof(desc), &len)) != IO_OK) {
+		reply_log_end(s, r == IO_TIMEOUT ? "tls-timeout" :
+		    "tls-failed");
+		exit(0);
+	}
+	tls_describe(&s->tls, desc, len);
+	msg_reset(s);
+	s->state = ST_INIT;
+	s->esmtp = 0;
+	s->helo[0] = '\0';
+	log_info("session=%s starttls tls=%s cipher=%s discarded=%zu",
+	    s->sessid, s->tls.proto, s->tls.cipher[0] != '\0' ?
+	    s->tls.cipher : "-", dropped);
 }
 
 /*
@@ -302,6 +366,15 @@ dispatch(struct session *s, char *line, size_t len)
 			continue;
 		if (!(c->modes & (conf.lmtp ? M_LMTP : M_SMTP)))
 			break;
+		/* RFC 3207 4: with -S, only these before TLS. */
+		if (conf.tlsneed && s->tls.proto[0] == '\0' &&
+		    c->run != cmd_ehlo && c->run != cmd_starttls &&
+		    c->run != cmd_noop && c->run != cmd_quit) {
+			if (c->run == cmd_bdat)
+				msg_bdat_skip(s, arg);
+			reply(s, R_TLS_NEEDED, NULL);
+			return;
+		}
 		if (!(c->states & s->state)) {
 			/* RFC 3030 4.2: the octets are a chunk, not commands. */
 			if (c->run == cmd_bdat)
@@ -322,18 +395,21 @@ static void
 sess_start(struct session *s)
 {
 	char peer[MAX_LOGVAL], front[MAX_LOGVAL], tls[MAX_LOGVAL];
-	char via[2 * MAX_LOGVAL + 32] = "";
+	char cipher[MAX_LOGVAL], via[4 * MAX_LOGVAL + 32] = "";
 
 	s->state = ST_INIT;
 	s->spool = -1;
+	s->tls = conf.tls;	/* implicit TLS: the front's word */
 	log_fmt(s->sessid, sizeof(s->sessid), "%lX%05lX",
 	    (unsigned long)time(NULL), (unsigned long)getpid() & 0xfffff);
 	if (conf.front[0] != '\0')
-		log_fmt(via, sizeof(via), "%s%s front=%s%s%s",
+		log_fmt(via, sizeof(via), "%s%s front=%s%s%s%s%s",
 		    conf.port[0] != '\0' ? " port=" : "", conf.port,
 		    log_esc(front, sizeof(front), conf.front),
-		    conf.tlsinfo[0] != '\0' ? " tls=" : "",
-		    log_esc(tls, sizeof(tls), conf.tlsinfo));
+		    conf.tls.proto[0] != '\0' ? " tls=" : "",
+		    log_esc(tls, sizeof(tls), conf.tls.proto),
+		    conf.tls.cipher[0] != '\0' ? " cipher=" : "",
+		    log_esc(cipher, sizeof(cipher), conf.tls.cipher));
 	log_info("session=%s connect client=%s%s", s->sessid,
 	    log_esc(peer, sizeof(peer), conf.peer[0] != '\0' ? conf.peer :
 	    "local"), via);

@@ -40,6 +40,7 @@ struct session {
 	int		 spool;			/* -1 until the first DATA */
 	int		 utf8;			/* RFC 6531: MAIL had SMTPUTF8 */
 	unsigned long long bdat_size;		/* octets of the chunks so far */
+	struct tls_info	 tls;			/* proto "" while in clear */
 };
 
 /* reply.c */

@@ -1,8 +1,8 @@
 /*
  * smtpd: one SMTP session on stdin/stdout, started per connection by
  * inetd, tcpserver or a systemd socket unit.  This file holds start-up:
- * main, the options, the peer address, privileges and the jail.  Nothing
- * else calls into it.
+ * main, the options, the peer address, the TLS front, privileges and the
+ * jail.  Nothing else calls into it.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -55,7 +56,7 @@ usage(const char *why, int opt)
 {
 	char o[2] = { (char)opt, '\0' }, esc[16];
 
-	die("%s%s; usage: smtpd [-8EFLpqV] [-A seconds] [-a aliases] "
+	die("%s%s; usage: smtpd [-8EFLpqSV] [-A seconds] [-a aliases] "
 	    "[-D domain] [-d maildir] [-f command] [-h name] [-I seconds] "
 	    "[-k seconds] [-m command] [-n rcpts] [-P front,...] "
 	    "[-Q dir] [-R seconds] "
@@ -123,6 +124,57 @@ find_peer(void)
 	else
 		return;
 	sanitize(conf.peer, sizeof(conf.peer), env, strlen(env));
+}
+
+/* A descriptor named by an environment variable: above 2 and open. */
+static int
+env_fd(const char *name)
+{
+	const char *env = getenv(name);
+	char *end;
+	long v;
+
+	if (env == NULL || *env < '0' || *env > '9')
+		return -1;
+	errno = 0;
+	v = strtol(env, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 2 || v > INT_MAX ||
+	    fcntl((int)v, F_GETFD) < 0)
+		return -1;
+	return (int)v;
+}
+
+/*
+ * The TLS front.  s6-tlsd (implicit TLS) has done the handshake and says
+ * so in SSL_PROTOCOL and SSL_CIPHER; s6-ucspitlsd (UCSPI-TLS) passes the
+ * three descriptors of STARTTLS in SSLCTLFD, SSLREADFD and SSLWRITEFD,
+ * which agents do not inherit.  -S without either cannot be served.
+ */
+static void
+find_tls(void)
+{
+	const char *p = getenv("SSL_PROTOCOL"), *c = getenv("SSL_CIPHER");
+	int i;
+
+	if (p != NULL && *p != '\0') {
+		log_token(conf.tls.proto, sizeof(conf.tls.proto), p, strlen(p));
+		if (c != NULL)
+			log_token(conf.tls.cipher, sizeof(conf.tls.cipher), c,
+			    strlen(c));
+		return;
+	}
+	conf.tlsfd[0] = env_fd("SSLCTLFD");
+	conf.tlsfd[1] = env_fd("SSLREADFD");
+	conf.tlsfd[2] = env_fd("SSLWRITEFD");
+	if (conf.tlsfd[0] < 0 || conf.tlsfd[1] < 0 || conf.tlsfd[2] < 0 ||
+	    conf.tlsfd[0] == conf.tlsfd[1] || conf.tlsfd[0] == conf.tlsfd[2] ||
+	    conf.tlsfd[1] == conf.tlsfd[2])
+		conf.tlsfd[0] = conf.tlsfd[1] = conf.tlsfd[2] = -1;
+	for (i = 0; i < 3 && conf.tlsfd[i] >= 0; i++)
+		(void)fcntl(conf.tlsfd[i], F_SETFD, FD_CLOEXEC);
+	if (conf.tlsneed && conf.tlsfd[0] < 0)
+		die("-S: no TLS front (SSL_PROTOCOL, or SSLCTLFD, SSLREADFD "
+		    "and SSLWRITEFD)");
 }
 
 /*
@@ -211,6 +263,9 @@ flag_option(int ch)
 	case 'L':
 		conf.lmtp = 1;
 		break;
+	case 'S':
+		conf.tlsneed = 1;
+		break;
 	case 'V':
 		conf.vrfy = 1;
 		break;
@@ -288,7 +343,7 @@ parse_options(int argc, char *argv[], struct opts *o)
 	memset(o, 0, sizeof(*o));
 	opterr = 0;	/* getopt() would tell stderr */
 	while ((ch = getopt(argc, argv,
-	    ":8A:a:D:d:EFf:h:I:k:Lm:n:P:pQ:qR:r:s:T:t:U:u:Vw:")) != -1) {
+	    ":8A:a:D:d:EFf:h:I:k:Lm:n:P:pQ:qR:r:s:T:t:U:u:SVw:")) != -1) {
 		if (flag_option(ch) || value_option(ch, optarg))
 			continue;
 		switch (ch) {
@@ -403,6 +458,8 @@ main(int argc, char *argv[])
 	parse_options(argc, argv, &o);
 	zone_and_host(o.root);
 	find_peer();
+	if (o.queue == 0)
+		find_tls();
 	if (o.aliases != NULL)
 		alias_load(o.aliases);
 	drop_privileges(o.user, o.root);

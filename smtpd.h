@@ -81,6 +81,16 @@ struct template {
 	size_t		 n;		/* 0: not set */
 };
 
+/*
+ * What a TLS front said of the connection (RFC 3848: ESMTPS), each word
+ * cleaned by log_word(); proto is "" while the connection is in clear.
+ */
+#define MAX_TLSWORD	64
+struct tls_info {
+	char		 proto[MAX_TLSWORD];	/* SSL_PROTOCOL: TLSv1.3 */
+	char		 cipher[MAX_TLSWORD];	/* SSL_CIPHER */
+};
+
 struct config {
 	const char	*maildir;		/* -d */
 	char		 hostname[MAX_HOSTNAME + 1];	/* -h */
@@ -106,13 +116,15 @@ struct config {
 	size_t		 nfronts;
 	char		 front[MAX_PEER];	/* -P: the balancer's address */
 	char		 port[6];		/* -P: the client's port, "" if unknown */
-	char		 tlsinfo[MAX_TLSINFO];	/* TLS "version cipher", "" if none */
 	const char	*queuedir;		/* -Q, NULL for DIR/.queue */
 	long		 retry;			/* -R: first retry delay */
 	long		 maxinterval;		/* -I: longest retry delay */
 	long		 maxage;		/* -A: bounce after this age */
 	int		 force;			/* -F: every entry is due now */
 	int		 utf8tty;		/* -8: terminals show UTF-8 */
+	int		 tlsneed;		/* -S: STARTTLS before MAIL */
+	int		 tlsfd[3];		/* UCSPI-TLS control, read, write */
+	struct tls_info	 tls;			/* implicit TLS: the front's */
 };
 extern struct config conf;		/* conf.c */
 
@@ -187,6 +199,8 @@ enum io_result io_peek(const unsigned char **, size_t *);
 void	 io_consume(size_t);
 void	 io_put(const char *, size_t);
 void	 io_flush(void);
+size_t	 io_discard(void);
+enum io_result io_starttls(const int *, char *, size_t, size_t *);
 
 /* log.c */
 void	 log_info(const char *, ...) PRINTFLIKE(1, 2);
@@ -197,6 +211,7 @@ void	 die_errno(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 size_t	 sanitize(char *, size_t, const char *, size_t);
 const char *log_esc(char *, size_t, const char *);
 const char *log_word(const char *);
+void	 log_token(char *, size_t, const char *, size_t);
 void	 log_open(void);
 int	 log_fmt(char *, size_t, const char *, ...) PRINTFLIKE(3, 4);
 int	 log_vfmt(char *, size_t, const char *, va_list) PRINTFLIKE(3, 0);

@@ -510,7 +510,7 @@ two_ttys() {
 	needs unshare
 	unshare -m true 2>/dev/null || skip "needs mount namespaces"
 	run -1 --separate-stderr logged "$SMTPD" -x </dev/null
-	log_has '\[-8EFLpqV\]'
+	log_has '\[-8EFLpqSV\]'
 	log_has '\[-U utmp\]'
 }
 

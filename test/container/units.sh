@@ -181,5 +181,60 @@ cx journalctl --no-pager -q -o cat -t postfix/smtp |
     fail "Postfix does not log josé's message as sent"
 mode_is /var/mail/josé "alice:mail 660"
 
+# starttls: STARTTLS through smtpd@.service with the shipped drop-in
+# systemd/smtpd@.service.d/starttls.conf, s6-networking's s6-ucspitlsd
+# between systemd and smtpd, and Postfix relaying with
+# smtp_tls_security_level = encrypt.  s6-networking is not in Debian 12:
+# its programs come from the host's build (S6_ROOT, test/fetch-s6), with
+# the shared libraries they need that the tree lacks (libskarnet,
+# LibreTLS's libtls) in /usr/local/lib.
+starttls() {
+	local s6=${S6_ROOT:-$CACHE/s6} p lib before
+	for p in s6-ucspitlsd s6-tlsd-io; do
+		[ -x "$s6/bin/$p" ] || fail "no $s6/bin/$p (sh test/fetch-s6 $s6)"
+		install -m 0755 "$s6/bin/$p" "$TREE/usr/local/bin/$p"
+		for lib in $(ldd "$s6/bin/$p" | awk '$3 ~ /^\// { print $3 }'); do
+			[ -e "$TREE/usr/lib/x86_64-linux-gnu/${lib##*/}" ] ||
+			    [ -e "$TREE/lib/x86_64-linux-gnu/${lib##*/}" ] ||
+			    cp -L "$lib" "$TREE/usr/local/lib/${lib##*/}"
+		done
+	done
+	cx ldconfig
+	# The key is root's alone: systemd hands it to each instance.
+	mkdir -p "$TREE/etc/smtpd/tls"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.test.example \
+	    -keyout "$TREE/etc/smtpd/tls/key.pem" -out "$TREE/etc/smtpd/tls/cert.pem" 2>/dev/null ||
+	    fail "openssl req"
+	chmod 0600 "$TREE/etc/smtpd/tls/key.pem"
+	cx install -m 0644 /root/smtpd/systemd/smtpd@.service.d/starttls.conf \
+	    /etc/systemd/system/smtpd@.service.d/starttls.conf
+	cx systemctl daemon-reload
+	cx sh -c 'printf "smtp_tls_security_level = encrypt\nsmtp_tls_loglevel = 1\n" >>/etc/postfix/main.cf'
+	cx postfix reload >/dev/null 2>&1 || fail "postfix reload"
+	before=$(count /var/mail/alice)
+	printf 'Subject: tls\n\nthrough tls\n' |
+	    cx /usr/sbin/sendmail -f 'root@client.example' 'alice@localhost' || fail "sendmail alice"
+	cx postqueue -f
+	for p in $(seq 60); do
+		[ "$(count /var/mail/alice)" = $((before + 1)) ] &&
+		    [ "$(cx postqueue -p)" = "Mail queue is empty" ] && break
+		sleep 1
+	done
+	cx journalctl --no-pager -q -o cat -t postfix/smtp | tail -n 5
+	[ "$(count /var/mail/alice)" = $((before + 1)) ] ||
+	    { cx postqueue -p; fail "alice has $(count /var/mail/alice) messages"; }
+	cx tail -n 12 /var/mail/alice
+	cx grep -Pzq '\nReceived: from client\.example \(\[127\.0\.0\.[12]\]\)\n\tby \S+ \(smtpd\) with ESMTPS\n\t\(version=TLSv1\.[23] cipher=[A-Za-z0-9_.+/-]+\) id ' \
+	    /var/mail/alice || fail "the message was not received with ESMTPS"
+	cx grep -qx 'through tls' /var/mail/alice || fail "the body is not there"
+	cx journalctl --no-pager -q -o cat -t postfix/smtp |
+	    grep -q 'TLS connection established to 127\.0\.0\.2' ||
+	    fail "Postfix logs no TLS connection"
+	cx journalctl --no-pager -q -o cat -t smtpd | grep -q ' starttls tls=TLSv1' ||
+	    fail "smtpd logs no starttls"
+}
+log "STARTTLS through smtpd@.service and s6-ucspitlsd; Postfix with smtp_tls_security_level = encrypt"
+starttls
+
 journal
-log "PASS: the units deliver, defer, run the queue and bounce under systemd; Postfix relays with SMTPUTF8"
+log "PASS: the units deliver, defer, run the queue and bounce under systemd; Postfix relays with SMTPUTF8 and STARTTLS"
