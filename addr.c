@@ -1,9 +1,14 @@
 /*
  * RFC 5321 addresses: the Path parser shared by MAIL, RCPT, VRFY and the
- * aliases file, with RFC 6531 UTF-8 on request, the test for local
- * domains, and which local parts may name a mailbox at all.  Calls
- * nothing of ours.
+ * aliases file, with RFC 6531 UTF-8 on request, address literals read to
+ * their value, the test for local domains, which local parts may name a
+ * mailbox at all, and subaddresses (-e).  Calls nothing of ours.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -82,20 +87,165 @@ addr_8bit(const char *s)
 	return 0;
 }
 
+/* The value of a hexadecimal digit, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* RFC 5321 4.1.3: four Snum into b[0..3]; the end, or NULL. */
+static const char *
+ipv4_literal(const char *p, unsigned char *b)
+{
+	unsigned int v;
+	int i, n;
+
+	for (i = 0; i < 4; i++) {
+		if (i > 0 && *p++ != '.')
+			return NULL;
+		for (v = 0, n = 0; n < 3 && *p >= '0' && *p <= '9'; n++)
+			v = v * 10 + (unsigned int)(*p++ - '0');
+		if (n == 0 || v > 255)
+			return NULL;
+		b[i] = (unsigned char)v;
+	}
+	return p;
+}
+
+/* Does an IPv4 address begin at p: up to 3 digits, then a dot? */
+static int
+ipv4_next(const char *p)
+{
+	size_t n = 0;
+
+	while (n < 3 && p[n] >= '0' && p[n] <= '9')
+		n++;
+	return n > 0 && p[n] == '.';
+}
+
+/* Put the groups g[0..n) into b, the gap (if any) widened to fit. */
+static void
+ipv6_fill(unsigned char *b, const unsigned int *g, size_t n, size_t gap)
+{
+	size_t i, at;
+
+	memset(b, 0, 16);
+	for (i = 0; i < n; i++) {
+		at = i >= gap ? i + 8 - n : i;
+		b[2 * at] = (unsigned char)(g[i] >> 8);
+		b[2 * at + 1] = (unsigned char)(g[i] & 0xff);
+	}
+}
+
 /*
- * RFC 5321 4.1.2: Let-dig [Ldh-str] sub-domains, or an address literal;
- * with utf8, RFC 6531 3.3 U-labels too (not checked against IDNA).
+ * RFC 5321 4.1.3 IPv6-addr: full or compressed, either with an IPv4 tail,
+ * into the 16 octets at b; the end, or NULL.  "::" may stand for a single
+ * group of zeros, as RFC 4291 2.2 and inet_pton(3) allow.
+ */
+static const char *
+ipv6_literal(const char *p, unsigned char *b)
+{
+	unsigned int g[8], x;
+	size_t n = 0, gap = 9, k;
+	int v;
+
+	if (p[0] == ':' && p[1] == ':') {
+		gap = 0;
+		p += 2;
+	}
+	for (;;) {
+		if (n < 8 && ipv4_next(p)) {
+			if (n > 6 || (p = ipv4_literal(p, b)) == NULL)
+				return NULL;
+			g[n++] = (unsigned int)b[0] << 8 | b[1];
+			g[n++] = (unsigned int)b[2] << 8 | b[3];
+			break;
+		}
+		for (k = 0, x = 0; k < 4 && (v = hex_value(*p)) >= 0; k++, p++)
+			x = x * 16 + (unsigned int)v;
+		if (k == 0 && gap == n)
+			break;			/* nothing after "::" */
+		if (k == 0 || n == 8)
+			return NULL;
+		g[n++] = x;
+		if (*p != ':')
+			break;
+		if (p[1] != ':')
+			p++;
+		else if (gap != 9)
+			return NULL;		/* a second "::" */
+		else {
+			gap = n;
+			p += 2;
+		}
+	}
+	if (gap == 9 ? n != 8 : n > 7)
+		return NULL;
+	ipv6_fill(b, g, n, gap);
+	return p;
+}
+
+/*
+ * RFC 5321 4.1.3: read the address literal d ("[...]") into the 16 octets
+ * at b, an IPv4 address as RFC 4291 2.5.5.2 maps it.  Returns 1 for an
+ * IPv4 or IPv6 literal, 0 for a General-address-literal (a tag, a colon
+ * and text: no address of ours), -1 for a malformed one.
+ */
+int
+addr_literal(const char *d, unsigned char *b)
+{
+	const char *p = d + 1, *q;
+
+	if (*d != '[')
+		return -1;
+	if (strncasecmp(p, "IPv6:", 5) == 0)
+		return (p = ipv6_literal(p + 5, b)) != NULL && p[0] == ']' &&
+		    p[1] == '\0' ? 1 : -1;
+	if ((q = ipv4_literal(p, b + 12)) != NULL && q[0] == ']' &&
+	    q[1] == '\0') {
+		memset(b, 0, 10);
+		b[10] = b[11] = 0xff;
+		return 1;
+	}
+	/* Standardized-tag ":" 1*dcontent; the tag is an Ldh-str. */
+	while (letdig_len(p, 0) > 0 || *p == '-')
+		p++;
+	if (p == d + 1 || p[-1] == '-' || *p++ != ':')
+		return -1;
+	for (q = p; *p > 0x20 && *p < 0x7f && *p != '[' && *p != ']' &&
+	    *p != '\\'; p++)
+		;
+	return p > q && p[0] == ']' && p[1] == '\0' ? 0 : -1;
+}
+
+/*
+ * RFC 5321 4.1.2: Let-dig [Ldh-str] sub-domains, or an address literal
+ * (well-formed, see addr_literal()); with utf8, RFC 6531 3.3 U-labels too
+ * (not checked against IDNA).
  */
 static const char *
 domain_end(const char *p, int utf8)
 {
 	const char *start = p;
+	char lit[MAX_DOMAIN + 2];
+	unsigned char b[16];
 	size_t k;
 
 	if (*p == '[') {
-		for (p++; *p != ']'; p++)
-			if (*p < 0x21 || *p > 0x7e || *p == '[' || *p == '\\')
-				return NULL;
+		if ((p = strchr(p, ']')) == NULL ||
+		    (size_t)(p - start) > MAX_DOMAIN)
+			return NULL;
+		memcpy(lit, start, (size_t)(p - start) + 1);
+		lit[p - start + 1] = '\0';
+		if (addr_literal(lit, b) < 0)
+			return NULL;
 		p++;
 	} else {
 		for (;;) {
@@ -185,12 +335,15 @@ static const char *
 path_end(const char *p, struct path *pa, int flags)
 {
 	const char *start, *at, *domain = NULL;
-	int rcpt = flags & ADDR_RCPT, utf8 = flags & ADDR_UTF8;
+	int rcpt = flags & ADDR_RCPT, utf8 = flags & ADDR_UTF8, bare = 0;
 
 	pa->addr[0] = pa->local[0] = pa->domain[0] = '\0';
-	if (*p++ != '<')
-		return NULL;
-	if (*p == '>')
+	if (*p != '<') {
+		/* A bare mailbox: no route, no blank, nothing after it. */
+		if (!(flags & ADDR_BARE) || *p == '@' || strchr(p, ' ') != NULL)
+			return NULL;
+		bare = 1;
+	} else if (*++p == '>')
 		return rcpt ? NULL : p + 1;	/* null path, MAIL only */
 	if (*p == '@' && (p = skip_route(p)) == NULL)	/* ignored */
 		return NULL;
@@ -206,8 +359,8 @@ path_end(const char *p, struct path *pa, int flags)
 	} else if (!rcpt || strcasecmp(pa->local, "postmaster") != 0 ||
 	    start[0] == '"')
 		return NULL;
-	if (*p != '>' || (size_t)(p - start) > MAX_PATH_LEN - 2 ||
-	    pa->local[0] == '-')
+	if (*p != (bare ? '\0' : '>') ||
+	    (size_t)(p - start) > MAX_PATH_LEN - 2 || pa->local[0] == '-')
 		return NULL;
 	memcpy(pa->addr, start, (size_t)(p - start));
 	pa->addr[p - start] = '\0';
@@ -215,7 +368,7 @@ path_end(const char *p, struct path *pa, int flags)
 		memcpy(pa->domain, domain, (size_t)(p - domain));
 		pa->domain[p - domain] = '\0';
 	}
-	return p + 1;
+	return bare ? p : p + 1;
 }
 
 /*
@@ -226,7 +379,9 @@ path_end(const char *p, struct path *pa, int flags)
  * that no address can pose as an option of an agent (as Postfix's
  * allow_min_user = no).  flags: ADDR_RCPT for a forward-path, ADDR_UTF8
  * to allow well-formed UTF-8 in the mailbox (RFC 6531 3.3); limits stay
- * in octets.  Returns the end of the path, or NULL.
+ * in octets; ADDR_BARE to take a mailbox without its angle brackets too,
+ * when it has no blank and is all of s (then no parameters can follow).
+ * Returns the end of the path, or NULL.
  */
 char *
 addr_path(char *s, struct path *pa, int flags)
@@ -237,12 +392,43 @@ addr_path(char *s, struct path *pa, int flags)
 	return end != NULL ? s + (end - s) : NULL;
 }
 
-/* Is d one of the local domains: -h, localhost, each -D? */
+/*
+ * Is the address literal d one of ours: the address the connection
+ * arrived on, or a literal given with -D?  Compared by value, so that
+ * [IPv6:0::1] is [IPv6:::1] and [IPv6:::ffff:127.0.0.1] is [127.0.0.1].
+ */
+static int
+literal_is_local(const char *d)
+{
+	unsigned char b[16], o[16];
+	size_t i;
+
+	if (addr_literal(d, b) != 1)
+		return 0;
+	if (inet_pton(AF_INET, conf.local, o + 12) == 1) {
+		memset(o, 0, 10);
+		o[10] = o[11] = 0xff;
+		if (memcmp(b, o, 16) == 0)
+			return 1;
+	} else if (inet_pton(AF_INET6, conf.local, o) == 1 &&
+	    memcmp(b, o, 16) == 0)
+		return 1;
+	for (i = 0; i < conf.ndomains; i++)
+		if (conf.domains[i][0] == '[' &&
+		    addr_literal(conf.domains[i], o) == 1 &&
+		    memcmp(b, o, 16) == 0)
+			return 1;
+	return 0;
+}
+
+/* Is d one of the local domains: -h, localhost, each -D, our literals? */
 int
 addr_is_local(const char *d)
 {
 	size_t i, len = strlen(d);
 
+	if (*d == '[')
+		return literal_is_local(d);
 	if ((strlen(conf.hostname) == len &&
 	    strncasecmp(d, conf.hostname, len) == 0) ||
 	    (len == 9 && strncasecmp(d, "localhost", len) == 0))
@@ -282,4 +468,70 @@ addr_valid_user(const char *u)
 		    (unsigned char)*p == 0x7f)	/* UTF-8 is a name's bytes */
 			return 0;
 	return 1;
+}
+
+/*
+ * -e: where local splits into a user and a detail, at the first of the
+ * delimiters; NULL when it does not.  The user is never empty, and the
+ * detail holds only what a dot-atom may (RFC 6531 UTF-8 too), begins with
+ * neither '-' nor '.', so it may reach an agent's argument as it is.
+ */
+const char *
+addr_split(const char *local)
+{
+	const char *cut, *p;
+	size_t k;
+
+	if (conf.delim == NULL || *local == '\0' ||
+	    *(cut = local + strcspn(local, conf.delim)) == '\0' ||
+	    cut == local || cut[1] == '-' || cut[1] == '.')
+		return NULL;
+	for (p = cut + 1; *p != '\0'; p += k)
+		if ((k = *p == '.' ? 1 : atext_len(p, 1)) == 0)
+			return NULL;
+	return cut;
+}
+
+/*
+ * The detail of a copy for the mailbox user sent to addr: when addr's
+ * local part (lower-cased) is user, a delimiter and a detail, the detail
+ * goes to detail (MAX_LOCAL + 1 octets) and the delimiter is returned;
+ * else 0, with detail "".
+ */
+int
+addr_detail(const char *user, const char *addr, char *detail)
+{
+	char buf[MAX_PATH_LEN + 3];
+	struct path pa;
+	const char *cut;
+	size_t ul = strlen(user);
+
+	detail[0] = '\0';
+	if (conf.delim == NULL)
+		return 0;
+	snprintf(buf, sizeof(buf), "<%s>", addr);
+	if (addr_path(buf, &pa, ADDR_RCPT | ADDR_UTF8) == NULL)
+		return 0;
+	addr_lower(pa.local);
+	if ((cut = addr_split(pa.local)) == NULL ||
+	    (size_t)(cut - pa.local) != ul || strncmp(pa.local, user, ul) != 0)
+		return 0;
+	memcpy(detail, cut + 1, strlen(cut + 1) + 1);
+	return (unsigned char)*cut;
+}
+
+/*
+ * The name of a copy for the mailbox user sent to addr, as Delivered-To:
+ * gives it before the '@': the user, with -e its delimiter and detail too.
+ */
+void
+addr_rcpt_name(char *buf, size_t sz, const char *user, const char *addr)
+{
+	char detail[MAX_LOCAL + 1];
+	int delim = addr_detail(user, addr, detail);
+
+	if (delim != 0)
+		snprintf(buf, sz, "%s%c%s", user, delim, detail);
+	else
+		snprintf(buf, sz, "%s", user);
 }

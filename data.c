@@ -83,11 +83,18 @@ check_delivered_to(struct receiver *rv, const char *v, size_t len)
 		len--;
 	for (i = 0; i < rv->ntarget; i++) {
 		struct target *t = &rv->targets[i];
-		size_t ul = strlen(t->user);
+		char name[2 * MAX_LOCAL + 2];
+		size_t nl = strlen(t->user);
 
-		if (t->kind == T_LOCAL && len == ul + 1 + hl &&
-		    strncasecmp(v, t->user, ul) == 0 && v[ul] == '@' &&
-		    strncasecmp(v + ul + 1, conf.hostname, hl) == 0)
+		/* The name as f_envelope() writes it, detail and all. */
+		if (t->kind != T_LOCAL || len < nl ||
+		    strncasecmp(v, t->user, nl) != 0)
+			continue;
+		addr_rcpt_name(name, sizeof(name), t->user, t->addr);
+		nl = strlen(name);
+		if (len == nl + 1 + hl && strncasecmp(v, name, nl) == 0 &&
+		    v[nl] == '@' && strncasecmp(v + nl + 1, conf.hostname,
+		    hl) == 0)
 			t->looped = 1;
 	}
 }

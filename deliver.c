@@ -94,9 +94,13 @@ maildir_name(char *tmp, size_t sz)
 	    ++counter, host);
 }
 
-/* Write one copy into the Maildir DIR/user: tmp/, fsync, link into new/. */
+/*
+ * Write one copy into the Maildir DIR/user, named name in Delivered-To:
+ * tmp/, fsync, link into new/.
+ */
 static int
-deliver_maildir(const struct message *m, const char *user, mode_t mode)
+deliver_maildir(const struct message *m, const char *user, const char *name,
+    mode_t mode)
 {
 	char path[4096], tmp[512], new[512];
 	int td, nd, rc = EX_TEMPFAIL;
@@ -113,7 +117,7 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 		close(nd);
 		return EX_TEMPFAIL;
 	}
-	f_envelope(&out, m, user);
+	f_envelope(&out, m, name);
 	if (f_copy(m, &out, 0) != 0)
 		out.err = errno ? errno : EIO;
 	f_flush(&out);
@@ -143,36 +147,43 @@ deliver_maildir(const struct message *m, const char *user, mode_t mode)
 
 /* The delivery child: choose the writer by what DIR/user is. */
 static int
-deliver_local(const struct message *m, const char *user)
+deliver_local(const struct message *m, const struct target *tg)
 {
-	char path[4096];
+	char path[4096], name[2 * MAX_LOCAL + 2];
+	const char *user = tg->user;
 	struct stat st;
 	struct trust t;
 
+	addr_rcpt_name(name, sizeof(name), user, tg->addr);
 	if (f_mailbox(path, sizeof(path), user, "") != 0)
 		return EX_NOUSER;
 	if (f_trust_init(&t, user) != 0)
 		return EX_TEMPFAIL;
 	if (lstat(path, &st) != 0)
 		return strcmp(user, "postmaster") == 0 ?
-		    mbox_deliver(m, user, &t) : f_exit_code(errno);
+		    mbox_deliver(m, user, name, &t) : f_exit_code(errno);
 	if (!S_ISDIR(st.st_mode))
-		return mbox_deliver(m, user, &t);
+		return mbox_deliver(m, user, name, &t);
 	if (!f_trusted(path, &st, &t))
 		return EX_TEMPFAIL;
-	return deliver_maildir(m, user, st.st_mode & 0660);
+	return deliver_maildir(m, user, name, st.st_mode & 0660);
 }
 
 /*
  * Expand the template's words for one copy: %s sender, %r recipient,
- * %u user, %% a percent sign, each inside its word, so that a value never
- * adds or splits a word.  Returns 0, or -1 when the words do not fit.
+ * %u user, %e the detail of a subaddress (-e), %% a percent sign, each
+ * inside its word, so that a value never adds or splits a word.  Returns
+ * 0, or -1 when the words do not fit.
  */
 static int
 expand_words(const struct template *t, const struct message *m,
     const struct target *tg, char *buf, size_t sz, char **argv)
 {
+	char detail[MAX_LOCAL + 1];
 	size_t i, n = 0;
+
+	if (tg->kind != T_LOCAL || addr_detail(tg->user, tg->addr, detail) == 0)
+		detail[0] = '\0';
 
 	for (i = 0; i < t->n; i++) {
 		const char *p;
@@ -188,6 +199,7 @@ expand_words(const struct template *t, const struct message *m,
 				case 's':	v = m->sender;	break;
 				case 'r':	v = tg->addr;	break;
 				case 'u':	v = tg->user;	break;
+				case 'e':	v = detail;	break;
 				case '%':	v = "%";	break;
 				}
 			}
@@ -239,8 +251,8 @@ agent_child(const struct message *m, const struct target *tg, char **argv,
     int logfd)
 {
 	static char env_s[MAX_PATH_LEN + 8], env_r[MAX_PATH_LEN + 12],
-	    env_u[MAX_LOCAL + 8], env_h[4096 + 8];
-	char *envp[6];
+	    env_u[MAX_LOCAL + 8], env_h[4096 + 8], env_e[MAX_LOCAL + 12];
+	char *envp[7], detail[MAX_LOCAL + 1];
 	struct passwd *pw;
 	sigset_t none;
 	size_t ne = 0;
@@ -259,6 +271,10 @@ agent_child(const struct message *m, const struct target *tg, char **argv,
 		    strlen(pw->pw_dir) < 4096) {
 			log_fmt(env_h, sizeof(env_h), "HOME=%s", pw->pw_dir);
 			envp[ne++] = env_h;
+		}
+		if (addr_detail(tg->user, tg->addr, detail) != 0) {
+			log_fmt(env_e, sizeof(env_e), "EXTENSION=%s", detail);
+			envp[ne++] = env_e;
 		}
 	}
 	envp[ne] = NULL;
@@ -367,7 +383,7 @@ run_child(const struct message *m, const struct target *tg,
 	}
 	if (pid == 0) {
 		if (t == NULL)
-			_exit(deliver_local(m, tg->user));
+			_exit(deliver_local(m, tg));
 		close(pfd[0]);
 		agent_child(m, tg, argv, pfd[1]);
 	}

@@ -232,15 +232,18 @@ f_copy(const struct message *m, struct f_out *o, int quote)
 	return 0;
 }
 
-/* Return-Path: and Delivered-To:, above smtpd's Received: header. */
+/*
+ * Return-Path: and Delivered-To: (name, the user with any detail), above
+ * smtpd's Received: header.
+ */
 void
-f_envelope(struct f_out *o, const struct message *m, const char *user)
+f_envelope(struct f_out *o, const struct message *m, const char *name)
 {
 	char hdr[1024];
 	int n;
 
 	n = log_fmt(hdr, sizeof(hdr), "Return-Path: <%s>\nDelivered-To: "
-	    "%s@%s\n", m->sender, user, conf.hostname);
+	    "%s@%s\n", m->sender, name, conf.hostname);
 	if (n > 0 && (size_t)n < sizeof(hdr))
 		f_put(o, hdr, (size_t)n);
 }

@@ -233,14 +233,17 @@ from_line(struct f_out *o, const char *sender)
 	f_put(o, date, datelen);
 }
 
-/* The copy for the mbox: From_ line, envelope headers, text, blank line. */
+/*
+ * The copy for the mbox: From_ line, envelope headers (name in
+ * Delivered-To:), text, blank line.
+ */
 static int
-mbox_copy(struct f_out *o, const struct message *m, const char *user)
+mbox_copy(struct f_out *o, const struct message *m, const char *name)
 {
 	int r;
 
 	from_line(o, m->sender);
-	f_envelope(o, m, user);
+	f_envelope(o, m, name);
 	r = f_copy(m, o, m->has_from);
 	f_put(o, "\n", 1);
 	f_flush(o);
@@ -446,14 +449,14 @@ cut_dead_tail(const char *path, const struct stat *st,
  */
 static int
 lock_announce(int lfd, const char *lock, const struct message *m,
-    const char *user, const struct stat *st, off_t start)
+    const char *name, const struct stat *st, off_t start)
 {
 	char text[128];
 	int fd = out.fd;
 
 	out.fd = -1;
 	out.count = 0;
-	mbox_copy(&out, m, user);
+	mbox_copy(&out, m, name);
 	out.fd = fd;
 	log_fmt(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld\n",
 	    (long)getpid(), (unsigned long long)st->st_dev,
@@ -466,9 +469,12 @@ lock_announce(int lfd, const char *lock, const struct message *m,
 	return 0;
 }
 
-/* Append one copy to the mbox DIR/user; returns a sysexits code. */
+/*
+ * Append one copy to the mbox DIR/user, named name in Delivered-To:;
+ * returns a sysexits code.
+ */
 int
-mbox_deliver(const struct message *m, const char *user,
+mbox_deliver(const struct message *m, const char *user, const char *name,
     const struct trust *t)
 {
 	char path[4096], lock[4096];
@@ -494,9 +500,9 @@ mbox_deliver(const struct message *m, const char *user,
 		return rc;
 	rc = EX_TEMPFAIL;
 	if ((start = cut_dead_tail(path, &st, &dead)) < 0 ||
-	    lock_announce(lfd, lock, m, user, &st, start) != 0)
+	    lock_announce(lfd, lock, m, name, &st, start) != 0)
 		goto unlock;
-	if (mbox_copy(&out, m, user) != 0 && out.err == 0)
+	if (mbox_copy(&out, m, name) != 0 && out.err == 0)
 		out.err = errno ? errno : EIO;
 	if (out.err == 0 && fsync(out.fd) != 0)
 		out.err = errno;

@@ -51,9 +51,28 @@ add_target(void *ctx, enum target_kind kind, const char *user,
 }
 
 /*
- * One copy per mailbox and per remote address: mark each target from
- * first on that repeats an earlier one.  Run once the targets of an RCPT
- * have their final places, so that each dup names the right index.
+ * Do two local targets name the same copy: one mailbox, and with -e the
+ * same detail, so that each detail gets a copy an agent can file?
+ */
+static int
+same_name(const struct target *a, const struct target *b)
+{
+	char na[2 * MAX_LOCAL + 2], nb[2 * MAX_LOCAL + 2];
+
+	if (strcmp(a->user, b->user) != 0)
+		return 0;
+	if (conf.delim == NULL)
+		return 1;
+	addr_rcpt_name(na, sizeof(na), a->user, a->addr);
+	addr_rcpt_name(nb, sizeof(nb), b->user, b->addr);
+	return strcmp(na, nb) == 0;
+}
+
+/*
+ * One copy per mailbox (and detail) and per remote address: mark each
+ * target from first on that repeats an earlier one.  Run once the targets
+ * of an RCPT have their final places, so that each dup names the right
+ * index.
  */
 static void
 mark_dups(struct session *s, size_t first)
@@ -66,9 +85,8 @@ mark_dups(struct session *s, size_t first)
 		for (i = 0; i < j; i++)
 			if (s->targets[i].kind == t->kind &&
 			    s->targets[i].dup == 0 &&
-			    (t->kind == T_LOCAL ?
-			    strcmp(s->targets[i].user, t->user) :
-			    strcasecmp(s->targets[i].addr, t->addr)) == 0) {
+			    (t->kind == T_LOCAL ? same_name(&s->targets[i], t) :
+			    strcasecmp(s->targets[i].addr, t->addr) == 0)) {
 				t->dup = i + 1;
 				break;
 			}
@@ -80,6 +98,36 @@ static enum reply
 alias_error(enum alias_result r)
 {
 	return r == AL_TOOBIG ? R_ALIASBIG : R_ALIASLOOP;
+}
+
+/*
+ * The targets of a local name: its alias, or its mailbox (addr names the
+ * copy); else with -e the same for the user before the delimiter (RFC 5233
+ * subaddresses).  AL_NONE when it names none of these.
+ */
+static enum alias_result
+lookup(struct session *s, const char *local, const char *addr, size_t *n)
+{
+	char user[MAX_LOCAL + 1];
+	const char *cut;
+	enum alias_result r;
+
+	if ((r = alias_expand(local, add_target, s, n)) != AL_NONE)
+		return r;
+	if (strcmp(local, "postmaster") == 0 || f_has_mailbox(local)) {
+		add_target(s, T_LOCAL, local, addr);
+		return AL_EXPANDED;
+	}
+	if ((cut = addr_split(local)) == NULL)
+		return AL_NONE;
+	memcpy(user, local, (size_t)(cut - local));
+	user[cut - local] = '\0';
+	if ((r = alias_expand(user, add_target, s, n)) != AL_NONE)
+		return r;
+	if (strcmp(user, "postmaster") != 0 && !f_has_mailbox(user))
+		return AL_NONE;
+	add_target(s, T_LOCAL, user, addr);
+	return AL_EXPANDED;
 }
 
 /*
@@ -97,14 +145,11 @@ resolve(struct session *s, const char *local, const char *addr,
 	s->nomem = 0;
 	if (!addr_valid_user(local))
 		return R_NOUSER;
-	if ((r = alias_expand(local, add_target, s, &n)) == AL_TOODEEP ||
-	    r == AL_TOOBIG)
+	r = lookup(s, local, addr, &n);
+	if (r == AL_TOODEEP || r == AL_TOOBIG)
 		return alias_error(r);
-	if (r == AL_NONE) {
-		if (strcmp(local, "postmaster") != 0 && !f_has_mailbox(local))
-			return R_NOUSER;
-		add_target(s, T_LOCAL, local, addr);
-	}
+	if (r == AL_NONE)
+		return R_NOUSER;
 	if (s->nomem)
 		return R_LOCALERR;
 	/*
@@ -199,7 +244,7 @@ rcpt_path(struct session *s, char *arg, struct path *pa, const char **why)
 	arg += 3;
 	while (*arg == ' ')
 		arg++;
-	if ((end = addr_path(arg, pa, ADDR_RCPT | ADDR_UTF8)) == NULL ||
+	if ((end = addr_path(arg, pa, ADDR_RCPT | ADDR_UTF8 | ADDR_BARE)) == NULL ||
 	    (*end != '\0' && *end != ' '))
 		return R_BADRCPT;
 	if (!s->utf8 && addr_8bit(pa->addr))
@@ -307,11 +352,31 @@ vrfy_add(void *ctx, enum target_kind kind, const char *user, const char *addr)
 	}
 }
 
+/*
+ * The name VRFY and EXPN look up for local, as RCPT does: local itself
+ * when an alias or a mailbox has it, else with -e the user before the
+ * delimiter.  Copied to name (MAX_LOCAL + 1 octets).
+ */
+static void
+lookup_name(const char *local, char *name)
+{
+	struct first_target f = { 0, T_LOCAL, "" };
+	const char *cut;
+	size_t x;
+
+	memcpy(name, local, strlen(local) + 1);
+	if (alias_expand(local, vrfy_add, &f, &x) == AL_NONE &&
+	    strcmp(local, "postmaster") != 0 && !f_has_mailbox(local) &&
+	    (cut = addr_split(local)) != NULL)
+		name[cut - local] = '\0';
+}
+
 void
 cmd_vrfy(struct session *s, char *arg)
 {
 	struct first_target f = { 0, T_LOCAL, "" };
 	char local[MAX_LOCAL + 1], out[MAX_LOCAL + MAX_HOSTNAME + 8], match[256];
+	char name[MAX_LOCAL + 1];
 	enum reply r;
 	size_t x;
 	int hit;
@@ -328,13 +393,14 @@ cmd_vrfy(struct session *s, char *arg)
 		reply(s, r, NULL);
 		return;
 	}
-	hit = alias_expand(local, vrfy_add, &f, &x) == AL_EXPANDED && x > 0;
+	lookup_name(local, name);
+	hit = alias_expand(name, vrfy_add, &f, &x) == AL_EXPANDED && x > 0;
 	if (hit && f.n == 1 && f.kind == T_REMOTE) {
 		log_fmt(out, sizeof(out), "<%s>", f.addr);
 		reply(s, conf.fwd.n > 0 ? R_VRFY_FORWARD : R_NOTLOCAL, out);
 		return;
 	}
-	if (hit || strcmp(local, "postmaster") == 0 || f_has_mailbox(local)) {
+	if (hit || strcmp(name, "postmaster") == 0 || f_has_mailbox(name)) {
 		log_fmt(out, sizeof(out), "<%s@%s>", local, conf.hostname);
 		reply(s, R_VRFY_OK, out);
 		return;
@@ -378,7 +444,7 @@ cmd_expn(struct session *s, char *arg)
 {
 	struct first_target f = { 0, T_LOCAL, "" };
 	struct expn_list l;
-	char local[MAX_LOCAL + 1];
+	char local[MAX_LOCAL + 1], name[MAX_LOCAL + 1];
 	enum reply r;
 	enum alias_result ar;
 	size_t x;
@@ -392,7 +458,8 @@ cmd_expn(struct session *s, char *arg)
 		return;
 	}
 	/* Count first, so that an error never follows continuation lines. */
-	if ((ar = alias_expand(local, vrfy_add, &f, &x)) == AL_TOODEEP ||
+	lookup_name(local, name);
+	if ((ar = alias_expand(name, vrfy_add, &f, &x)) == AL_TOODEEP ||
 	    ar == AL_TOOBIG) {
 		reply(s, alias_error(ar), NULL);
 		return;
@@ -403,6 +470,6 @@ cmd_expn(struct session *s, char *arg)
 	}
 	l.s = s;
 	l.n = 0;
-	ar = alias_expand(local, expn_add, &l, &x);	/* as counted */
+	ar = alias_expand(name, expn_add, &l, &x);	/* as counted */
 	reply(s, R_EXPN_ITEM, l.last);
 }

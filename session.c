@@ -249,7 +249,7 @@ start_tx(struct session *s, char *arg, enum tx_kind kind)
 	arg += 5;
 	while (*arg == ' ')
 		arg++;
-	if ((end = addr_path(arg, &pa, ADDR_UTF8)) == NULL ||
+	if ((end = addr_path(arg, &pa, ADDR_UTF8 | ADDR_BARE)) == NULL ||
 	    (*end != '\0' && *end != ' ')) {
 		reply(s, R_BADSENDER, NULL);
 		return;

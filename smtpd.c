@@ -1,8 +1,8 @@
 /*
  * smtpd: one SMTP session on stdin/stdout, started per connection by
  * inetd, tcpserver or a systemd socket unit.  This file holds start-up:
- * main, the options, the peer address, the TLS front, privileges and the
- * jail.  Nothing else calls into it.
+ * main, the options, the peer address and our own, the TLS front,
+ * privileges and the jail.  Nothing else calls into it.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -57,9 +57,9 @@ usage(const char *why, int opt)
 	char o[2] = { (char)opt, '\0' }, esc[16];
 
 	die("%s%s; usage: smtpd [-8EFLpqSV] [-A seconds] [-a aliases] "
-	    "[-D domain] [-d maildir] [-f command] [-h name] [-I seconds] "
-	    "[-k seconds] [-m command] [-n rcpts] [-P front,...] "
-	    "[-Q dir] [-R seconds] "
+	    "[-D domain] [-d maildir] [-e delimiters] [-f command] [-h name] "
+	    "[-I seconds] [-k seconds] [-m command] [-n rcpts] "
+	    "[-P front,...] [-Q dir] [-R seconds] "
 	    "[-r dir] [-s bytes] [-T seconds] [-t seconds] [-U utmp] "
 	    "[-u user | uid:gid] [-w seconds]", why, log_esc(esc, sizeof(esc), o));
 }
@@ -178,6 +178,52 @@ find_tls(void)
 }
 
 /*
+ * The address the client reached: the socket's own address (an IPv4
+ * address mapped into IPv6 as IPv4), else $TCPLOCALIP, as tcpserver and
+ * s6-tcpserver set it.  Address literals naming it are local.
+ */
+static void
+find_local(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *env = getenv("TCPLOCALIP");
+	const void *a = NULL;
+	char buf[INET6_ADDRSTRLEN];
+	int af = AF_INET6;
+
+	if (getsockname(0, (struct sockaddr *)&ss, &sl) == 0) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		if (ss.ss_family == AF_INET) {
+			a = &((struct sockaddr_in *)&ss)->sin_addr;
+			af = AF_INET;
+		} else if (ss.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			a = s6->sin6_addr.s6_addr + 12;
+			af = AF_INET;
+		} else if (ss.ss_family == AF_INET6)
+			a = &s6->sin6_addr;
+		if (a != NULL && inet_ntop(af, a, buf, sizeof(buf)) != NULL) {
+			sanitize(conf.local, sizeof(conf.local), buf,
+			    sizeof(buf));
+			conf.local6 = af == AF_INET6;
+			return;
+		}
+	}
+	/* Only an address: it is compared by value, never as text. */
+	if (env == NULL || strlen(env) >= sizeof(buf))
+		return;
+	if (inet_pton(AF_INET, env, buf) == 1)
+		conf.local6 = 0;
+	else if (inet_pton(AF_INET6, env, buf) == 1)
+		conf.local6 = 1;
+	else
+		return;
+	sanitize(conf.local, sizeof(conf.local), env, strlen(env));
+}
+
+/*
  * -u UID:GID: two decimal ids, looked up nowhere.  Returns 0 for a name
  * (anything else), and exits on digits that are not two valid ids.
  */
@@ -275,6 +321,33 @@ flag_option(int ch)
 	return 1;
 }
 
+/* An option naming local addresses; 0 if ch is no such option. */
+static int
+address_option(int ch, char *arg)
+{
+	unsigned char b[16];
+
+	switch (ch) {
+	case 'D':
+		if (conf.ndomains == MAX_DOMAINS)
+			die("too many -D");
+		if (*arg == '[' && addr_literal(arg, b) != 1)
+			die("-D: not an IPv4 or IPv6 address literal");
+		conf.domains[conf.ndomains++] = arg;
+		break;
+	case 'e':
+		/* Punctuation a dot-atom allows, but not '.' or '/'. */
+		if (*arg == '\0' || strlen(arg) > 16 ||
+		    strspn(arg, "!#$%&'*+-=?^_`{|}~") != strlen(arg))
+			die("-e: delimiters must be among !#$%%&'*+-=?^_`{|}~");
+		conf.delim = arg;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
 /* An option with a value that goes into conf; 0 if ch is no such option. */
 static int
 value_option(int ch, char *arg)
@@ -282,11 +355,6 @@ value_option(int ch, char *arg)
 	switch (ch) {
 	case 'A':
 		conf.maxage = number(arg, 0, 3650L * 86400, ch);
-		break;
-	case 'D':
-		if (conf.ndomains == MAX_DOMAINS)
-			die("too many -D");
-		conf.domains[conf.ndomains++] = arg;
 		break;
 	case 'd':
 		conf.maildir = arg;
@@ -343,8 +411,9 @@ parse_options(int argc, char *argv[], struct opts *o)
 	memset(o, 0, sizeof(*o));
 	opterr = 0;	/* getopt() would tell stderr */
 	while ((ch = getopt(argc, argv,
-	    ":8A:a:D:d:EFf:h:I:k:Lm:n:P:pQ:qR:r:s:T:t:U:u:SVw:")) != -1) {
-		if (flag_option(ch) || value_option(ch, optarg))
+	    ":8A:a:D:d:Ee:Ff:h:I:k:Lm:n:P:pQ:qR:r:s:T:t:U:u:SVw:")) != -1) {
+		if (flag_option(ch) || value_option(ch, optarg) ||
+		    address_option(ch, optarg))
 			continue;
 		switch (ch) {
 		case 'a':
@@ -460,6 +529,7 @@ main(int argc, char *argv[])
 	find_peer();
 	if (o.queue == 0)
 		find_tls();
+	find_local();
 	if (o.aliases != NULL)
 		alias_load(o.aliases);
 	drop_privileges(o.user, o.root);

@@ -9,15 +9,15 @@
  * of each against nm --defined-only of the others) and that the graph has
  * no cycle.
  *
- *	smtpd.c		-> session proxy alias deliver queue log
+ *	smtpd.c		-> session proxy alias deliver queue addr log
  *	  session.c	-> rcpt message reply addr io log
  *	    rcpt.c	-> reply alias addr file tty log
  *	    message.c	-> reply data deliver queue file io log
  *	      reply.c	-> io log
- *	      data.c	-> file io log
+ *	      data.c	-> addr file io log
  *	      alias.c	-> addr file log
  *	      queue.c	-> deliver dsn entry io log
- *	        deliver.c	-> mbox tty file log
+ *	        deliver.c	-> mbox tty file addr log
  *	        entry.c	-> addr file log
  *	        dsn.c	-> addr file log
  *	          mbox.c	-> file log
@@ -116,6 +116,7 @@ struct config {
 	size_t		 nfronts;
 	char		 front[MAX_PEER];	/* -P: the balancer's address */
 	char		 port[6];		/* -P: the client's port, "" if unknown */
+	const char	*delim;			/* -e, NULL for none */
 	const char	*queuedir;		/* -Q, NULL for DIR/.queue */
 	long		 retry;			/* -R: first retry delay */
 	long		 maxinterval;		/* -I: longest retry delay */
@@ -239,12 +240,17 @@ void	 proxy_start(void);
 /* addr.c */
 #define ADDR_RCPT	1	/* addr_path(): a forward-path */
 #define ADDR_UTF8	2	/* addr_path(): RFC 6531 UTF-8 allowed */
+#define ADDR_BARE	4	/* addr_path(): a mailbox without <> too */
 int		 addr_8bit(const char *);
 const char	*addr_domain(const char *);
 char		*addr_path(char *, struct path *, int);
 int		 addr_is_local(const char *);
 void		 addr_lower(char *);
 int		 addr_valid_user(const char *);
+int		 addr_literal(const char *, unsigned char *);
+const char	*addr_split(const char *);
+int		 addr_detail(const char *, const char *, char *);
+void		 addr_rcpt_name(char *, size_t, const char *, const char *);
 
 /* session.c; the rest of the session is in session.h */
 void	 sess_run(void) NORETURN;
@@ -347,7 +353,7 @@ int	 f_trusted(const char *, const struct stat *, const struct trust *);
 int	 f_trust_init(struct trust *, const char *);
 
 /* mbox.c */
-int	 mbox_deliver(const struct message *, const char *,
+int	 mbox_deliver(const struct message *, const char *, const char *,
 	    const struct trust *);
 
 /* tty.c */

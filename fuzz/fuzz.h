@@ -104,6 +104,9 @@ fuzz_setup_mail(void)
 	conf.lockwait = 1;
 	conf.maxsize = 65536;
 	conf.maxrcpt = 10;
+	/* Subaddresses and our own address literal are in play. */
+	conf.delim = "+-";
+	snprintf(conf.local, sizeof(conf.local), "127.0.0.1");
 }
 
 /* An unlinked temporary file in the fuzz directory, open for reading and writing. */

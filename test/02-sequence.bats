@@ -51,8 +51,8 @@ load helper
 	esc_is 3 2.1.0
 }
 
-@test "MAIL FROM without angle brackets is a 501 5.1.7 sender syntax error" {
-	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:a@b.example" \
+@test "MAIL FROM with half its angle brackets or none at all is a 501 5.1.7 sender syntax error" {
+	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:a@b.example>" \
 	    "MAIL FROM:<a@b.example" "MAIL FROM:" "MAIL FROM:<a@b.example>" QUIT
 	smtp_ok 220 250 501 501 501 250 221
 	esc_is 3 5.1.7
@@ -69,7 +69,7 @@ load helper
 
 @test "RCPT TO with bad syntax is a 501 5.1.3 recipient syntax error" {
 	run -0 --separate-stderr smtp -- "HELO client" "MAIL FROM:<a@b.example>" \
-	    "RCPT TO:alice@mx.test.example" "RCPT TO:<alice@mx.test.example" "RCPT TO:" \
+	    "RCPT TO:alice@mx.test.example>" "RCPT TO:<alice@mx.test.example" "RCPT TO:" \
 	    "RCPT TO:<alice@mx.test.example>" QUIT
 	smtp_ok 220 250 250 501 501 501 250 221
 	esc_is 4 5.1.3
@@ -274,4 +274,36 @@ load helper
 	diff <(echo "$before") <(echo "$after")
 	[ ! -e "$BATS_TEST_TMPDIR/victim" ]
 	count_is 1 mbox_count "$MAIL/alice"
+}
+
+@test "MAIL FROM and RCPT TO take a bare mailbox that is the whole argument" {
+	run -0 --separate-stderr smtp -- "EHLO client" "MAIL FROM:a@b.example" \
+	    "RCPT TO:alice@mx.test.example" "RCPT TO: bob@mx.test.example" DATA \
+	    "Subject: bare" "" "hello" . QUIT
+	smtp_ok 220 250 250 250 250 354 250 221
+	esc_is 3 2.1.0
+	esc_is 4 2.1.5
+	[ "$(mbox_msg "$MAIL/alice" 1 header Return-Path)" = "<a@b.example>" ]
+	[ "$(maildir_count "$MAIL/bob")" = 1 ]
+}
+
+@test "a bare mailbox with a blank, parameters, a route or nothing is a 501 syntax error" {
+	# Without the brackets nothing may follow: SIZE=10 is not taken as a
+	# parameter, nor as part of the address.
+	run -0 --separate-stderr smtp -- "EHLO client" "MAIL FROM:a@b.example SIZE=10" \
+	    'MAIL FROM:"a b"@b.example' "MAIL FROM:@r.example:a@b.example" \
+	    "MAIL FROM:a@b.example BODY=8BITMIME" "MAIL FROM:<a@b.example> SIZE=10" \
+	    "RCPT TO:alice@mx.test.example NOTIFY=NEVER" "RCPT TO:alice@mx.test.example <x>" \
+	    "RCPT TO:<alice@mx.test.example>" QUIT
+	smtp_ok 220 250 501 501 501 501 250 501 501 250 221
+	for i in 3 4 5 6; do esc_is $i 5.1.7; done
+	esc_is 8 5.1.3
+	esc_is 9 5.1.3
+}
+
+@test "a bare null sender or a bare non-ASCII sender is refused" {
+	run -0 --separate-stderr smtp -- "EHLO client" "MAIL FROM:" "MAIL FROM: " \
+	    "MAIL FROM:jörg@b.example" QUIT
+	smtp_ok 220 250 501 501 553 221
+	esc_is 5 5.6.7
 }

@@ -55,7 +55,7 @@ load helper
 	cmds=("EHLO client")
 	for i in 1 2 3 4; do
 		cmds+=("FROB" "MAIL FROM:<a@b.example> SIZE=abc" "RCPT TO:<alice@mx.test.example>" \
-		    "MAIL FROM:<a@b.example> FOO=bar" "MAIL FROM:a@b.example")
+		    "MAIL FROM:<a@b.example> FOO=bar" "MAIL FROM:a@b.example>")
 	done
 	run --separate-stderr smtp -- "${cmds[@]}" NOOP QUIT
 	[ "$status" -ne 124 ]

@@ -118,7 +118,7 @@ two_ttys() {
 @test "SEND, SOML and SAML need HELO first and a sender after" {
 	run -0 --separate-stderr smtp -- "SEND FROM:<a@b.example>" "HELO c" \
 		"SOML FROM:<a@b.example>" "SAML FROM:<a@b.example>" RSET \
-		"SAML TO:<a@b.example>" "SEND FROM:a@b.example" QUIT
+		"SAML TO:<a@b.example>" "SEND FROM:<a@b.example" QUIT
 	smtp_ok 220 503 250 250 503 250 501 501 221
 }
 

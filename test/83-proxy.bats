@@ -454,6 +454,6 @@ s.quit()
 	    grep -q -m 1 'connect client=127\.0\.0\.1 front=127\.0\.0\.1$' || true
 	log_has ' connect client=127\.0\.0\.1 front=127\.0\.0\.1$'
 	[ "$(grep -Ec ' connect client=127\.0\.0\.5 port=[0-9]+ front=127\.0\.0\.1$' "$BATS_TEST_TMPDIR/syslog")" = 3 ]
-	log_has ' connect client=127\.0\.0\.5 port=[0-9]+ front=127\.0\.0\.1 tls=TLSv1\.[23]\\x20[A-Z0-9_-]+$'
+	log_has ' connect client=127\.0\.0\.5 port=[0-9]+ front=127\.0\.0\.1 tls=TLSv1\.[23] cipher=[A-Z0-9_-]+$'
 	[ "$(grep -c 'error=proxy' "$BATS_TEST_TMPDIR/syslog")" = 1 ]
 }
