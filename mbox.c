@@ -6,6 +6,8 @@
  * headers and the mboxrd-quoted text, fsync, and on any failure cut the
  * mailbox back to where it was.  The mbox is only ever read through the
  * locked descriptor: closing any other one would drop the fcntl lock.
+ * A stop signal (SIGTERM, SIGHUP, SIGINT) ends the wait for the fcntl
+ * lock; once that is held it is blocked until the copy is done.
  * Returns sysexits codes.
  */
 #include <sys/stat.h>
@@ -208,6 +210,10 @@ dotlock(const char *lock, time_t until, const struct trust *t,
 			errno = EWOULDBLOCK;
 			return -1;
 		}
+		if (f_stopping()) {	/* nothing written yet: give up */
+			errno = EINTR;
+			return -1;
+		}
 		f_pause();
 	}
 }
@@ -311,6 +317,9 @@ on_alarm(int sig)
 /*
  * Wait for the fcntl lock until the time until: blocking, so that the lock
  * passes on the moment its holder lets go, with an alarm to bound it.
+ * Nothing is held or written yet, so a stop signal may end the wait (and
+ * the child); from the moment the lock is held, stop signals wait until
+ * the copy is done.
  */
 static int
 lock_wait(int fd, struct flock *fl, time_t until)
@@ -319,7 +328,10 @@ lock_wait(int fd, struct flock *fl, time_t until)
 	time_t left = until - time(NULL);
 	int r;
 
-	if (fcntl(fd, F_SETLK, fl) == 0)
+	f_hold_stops(0);
+	r = fcntl(fd, F_SETLK, fl);
+	f_hold_stops(1);
+	if (r == 0)
 		return 0;
 	if ((errno != EACCES && errno != EAGAIN) || left <= 0) {
 		if (left <= 0)
@@ -332,7 +344,9 @@ lock_wait(int fd, struct flock *fl, time_t until)
 	if (sigaction(SIGALRM, &sa, &old) != 0)
 		return -1;
 	alarm((unsigned int)left);
+	f_hold_stops(0);
 	r = fcntl(fd, F_SETLKW, fl);
+	f_hold_stops(1);
 	alarm(0);
 	sigaction(SIGALRM, &old, NULL);
 	if (r != 0 && errno == EINTR)
