@@ -5,8 +5,9 @@
  * the mailbox, which is an mbox (mbox.c) or a Maildir (written here), or
  * the -m agent or -f forwarder, run with execve from its template (split
  * into words at start-up by dlv_template(); %s %r %u %% replaced inside
- * each word) under the -k time limit.  Nothing here talks to the client;
- * results go back as enum dlv_status.
+ * each word) under the -k time limit.  Once a stop signal waits (callers
+ * hold them while copies are written), no further copy is begun.
+ * Nothing here talks to the client; results go back as enum dlv_status.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -482,7 +483,14 @@ deliver_tty(const struct message *m, const struct target *tg)
 int
 dlv_deliver(const struct message *m, const struct target *tg)
 {
+	char addr[MAX_LOGVAL];
 	int cut, st;
+
+	if (f_stopping()) {	/* asked to stop: start no other copy */
+		log_info("msg=%s rcpt=<%s> status=deferred stopping", m->id,
+		    log_esc(addr, sizeof(addr), tg->addr));
+		return DLV_TEMP;
+	}
 
 	if (m->kind == TX_MAIL || tg->kind != T_LOCAL)
 		return deliver_copy(m, tg);

@@ -4,8 +4,8 @@
  * mailbox or lock may belong to (struct trust); the one read-at-offset
  * and write-all loops; and the one buffered writer of mailbox files
  * (struct f_out, with a sticky error) with the copy of the spool into it,
- * envelope headers first, mboxrd-quoted on request.  Calls addr.c and
- * log.c only.
+ * envelope headers first, mboxrd-quoted on request; and the hold on the
+ * stop signals while copies are written.  Calls addr.c and log.c only.
  */
 #include <sys/stat.h>
 
@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,4 +328,42 @@ f_trust_init(struct trust *t, const char *user)
 	t->rcpt = t->shared && (pw = getpwnam(user)) != NULL ? pw->pw_uid :
 	    geteuid();
 	return 0;
+}
+
+/* The signals that ask smtpd to stop: the mask's set of them. */
+static void
+stop_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGINT);
+}
+
+/*
+ * Hold (block, when hold is set) or let in the stop signals.  Held, they
+ * wait as pending until let in, when their action (to end the process)
+ * is taken; f_stopping() says whether one is waiting.  Only the mask is
+ * changed, so nothing runs inside a signal handler.
+ */
+void
+f_hold_stops(int hold)
+{
+	sigset_t set;
+
+	stop_set(&set);
+	/* Fails only for a bad argument: nothing to undo. */
+	(void)sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* Is a stop signal waiting (held) to be taken? */
+int
+f_stopping(void)
+{
+	sigset_t pend;
+
+	if (sigpending(&pend) != 0)
+		return 0;
+	return sigismember(&pend, SIGTERM) == 1 ||
+	    sigismember(&pend, SIGHUP) == 1 || sigismember(&pend, SIGINT) == 1;
 }

@@ -1,9 +1,13 @@
 /*
  * The mbox writer, run in a delivery child: open DIR/user without following
  * links, take its fcntl lock and the user.lock dotlock (NFS-safe, broken
- * when stale or its holder is dead, a dead holder's partial copy cut off),
- * append the From_ line, the envelope headers and the mboxrd-quoted text,
- * fsync, and on any failure cut the mailbox back to where it was.
+ * when stale or its holder is dead, a dead holder's partial copy cut off
+ * when it is provably its own), append the From_ line, the envelope
+ * headers and the mboxrd-quoted text, fsync, and on any failure cut the
+ * mailbox back to where it was.  The mbox is only ever read through the
+ * locked descriptor: closing any other one would drop the fcntl lock.
+ * A stop signal (SIGTERM, SIGHUP, SIGINT) ends the wait for the fcntl
+ * lock; once that is held it is blocked until the copy is done.
  * Returns sysexits codes.
  */
 #include <sys/stat.h>
@@ -23,32 +27,45 @@ static struct f_out	out;
 
 #define STALE_LOCK	300	/* seconds after which a dotlock is stale */
 
-/* What a dotlock of smtpd's says: "smtpd PID DEV INODE START END". */
+/*
+ * A dotlock of smtpd's: a first line "smtpd PID", or once it knows where
+ * its copy goes "smtpd PID DEV INODE START END MARKLEN", padded with
+ * blanks to LOCK_HEAD bytes, then the copy's first MARKLEN bytes (its
+ * From_ line, the envelope headers and the start of the message, whose
+ * Received: field carries its id): the marker only that copy begins with.
+ */
+#define LOCK_HEAD	128
+#define MARK_MAX	2048
+#define LOCK_REC	(LOCK_HEAD + MARK_MAX)
+
 struct lockinfo {
 	long			 pid;
 	unsigned long long	 dev, ino;
 	long long		 start;		/* size before the copy */
 	long long		 end;		/* size after a whole copy */
-	int			 fields;	/* numbers read: 5 when all */
+	size_t			 marklen;
+	int			 fields;	/* numbers read: 6 when all */
+	char			 mark[MARK_MAX];
 };
 
 /*
- * A lock's text is padded with blanks to LOCK_REC bytes, the last a
- * newline, so that rewriting it is one pwrite(2) of the whole record
- * over the old one, never a shorter text over a longer.
+ * The whole record, always LOCK_REC bytes, so that rewriting it is one
+ * pwrite(2) over the old one, never a shorter text over a longer.
  */
-#define LOCK_REC	120
-
 static void
-lock_pad(char rec[LOCK_REC], const char *text)
+lock_pad(char rec[LOCK_REC], const char *text, const char *mark,
+    size_t marklen)
 {
 	size_t n = strlen(text);
 
-	if (n > LOCK_REC - 1)
-		n = LOCK_REC - 1;
+	if (n > LOCK_HEAD - 1)
+		n = LOCK_HEAD - 1;
 	memcpy(rec, text, n);
-	memset(rec + n, ' ', LOCK_REC - 1 - n);
-	rec[LOCK_REC - 1] = '\n';
+	memset(rec + n, ' ', LOCK_HEAD - 1 - n);
+	rec[LOCK_HEAD - 1] = '\n';
+	memset(rec + LOCK_HEAD, '\0', MARK_MAX);
+	if (marklen > 0)
+		memcpy(rec + LOCK_HEAD, mark, marklen);
 }
 
 /*
@@ -67,7 +84,7 @@ lock_take(const char *lock, const char *text)
 	if (f_mailbox(tmp, sizeof(tmp), ".smtpd-lock.", "XXXXXX") != 0 ||
 	    (fd = mkstemp(tmp)) < 0)
 		return -1;
-	lock_pad(rec, text);
+	lock_pad(rec, text, NULL, 0);
 	ok = write(fd, rec, LOCK_REC) == LOCK_REC && link(tmp, lock) == 0;
 	e = errno;
 	if (unlink(tmp) != 0 && errno != ENOENT)
@@ -86,11 +103,11 @@ lock_take(const char *lock, const char *text)
  * and we hold it, so nobody reads it half-written.
  */
 static int
-lock_rewrite(int fd, const char *text)
+lock_rewrite(int fd, const char *text, const char *mark, size_t marklen)
 {
 	char rec[LOCK_REC];
 
-	lock_pad(rec, text);
+	lock_pad(rec, text, mark, marklen);
 	return pwrite(fd, rec, LOCK_REC, 0) == LOCK_REC ? 0 : -1;
 }
 
@@ -103,23 +120,36 @@ two_digits(char *p, int v, char pad)
 	return p;
 }
 
-/* Read a dotlock; returns how many fields of ours it held (0: foreign). */
+/*
+ * Read the dotlock ls names; returns how many fields of ours it held (0:
+ * foreign).  Only that file, regular with one link, is read: a hard link
+ * to some other file, or one put in its place, says nothing.  A record
+ * whose marker does not fit counts as "smtpd PID" alone.
+ */
 static int
-lock_read(const char *lock, struct lockinfo *li)
+lock_read(const char *lock, const struct stat *ls, struct lockinfo *li)
 {
 	char buf[LOCK_REC + 1];
-	ssize_t n;
+	struct stat st;
+	ssize_t n = -1;
 	int fd, k;
 
 	memset(li, 0, sizeof(*li));
 	if ((fd = open(lock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	    st.st_dev == ls->st_dev && st.st_ino == ls->st_ino)
+		n = f_pread(fd, buf, LOCK_REC, 0);
+	close(fd);	/* not the mbox: its fcntl lock is not touched */
 	buf[n > 0 ? n : 0] = '\0';
-	k = sscanf(buf, "smtpd %ld %llu %llu %lld %lld", &li->pid, &li->dev,
-	    &li->ino, &li->start, &li->end);
+	k = sscanf(buf, "smtpd %ld %llu %llu %lld %lld %zu", &li->pid,
+	    &li->dev, &li->ino, &li->start, &li->end, &li->marklen);
+	if (k == 6 && (li->marklen == 0 || li->marklen > MARK_MAX ||
+	    n < LOCK_HEAD + (ssize_t)li->marklen || buf[LOCK_HEAD - 1] != '\n'))
+		k = 1;
+	if (k == 6)
+		memcpy(li->mark, buf + LOCK_HEAD, li->marklen);
 	return li->fields = k > 0 ? k : 0;
 }
 
@@ -160,7 +190,7 @@ dotlock(const char *lock, time_t until, const struct trust *t,
 		if (lstat(lock, &st) == 0) {
 			stale = time(NULL) - st.st_mtime > STALE_LOCK;
 			if (S_ISREG(st.st_mode))
-				k = lock_read(lock, &li);
+				k = lock_read(lock, &st, &li);
 			if (k > 0 && li.pid > 0 && kill((pid_t)li.pid, 0) != 0 &&
 			    errno == ESRCH)
 				stale = 1;
@@ -180,13 +210,21 @@ dotlock(const char *lock, time_t until, const struct trust *t,
 			errno = EWOULDBLOCK;
 			return -1;
 		}
+		if (f_stopping()) {	/* nothing written yet: give up */
+			errno = EINTR;
+			return -1;
+		}
 		f_pause();
 	}
 }
 
-/* The mboxrd "From " line: sender without blanks, then the date. */
+/*
+ * The mboxrd "From " line: sender without blanks, then the date of now,
+ * which is fixed for the whole delivery so that the marker in the lock
+ * and the copy begin alike.
+ */
 static void
-from_line(struct f_out *o, const char *sender)
+from_line(struct f_out *o, const char *sender, time_t now)
 {
 	static const char days[7][4] = {
 		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
@@ -199,7 +237,6 @@ from_line(struct f_out *o, const char *sender)
 	static size_t datelen;
 	static time_t dated = (time_t)-1;
 	char line[MAX_PATH_LEN + 64];
-	time_t now = time(NULL);
 	size_t i, n;
 
 	n = (size_t)log_fmt(line, sizeof(line), "From %s",
@@ -238,11 +275,12 @@ from_line(struct f_out *o, const char *sender)
  * Delivered-To:), text, blank line.
  */
 static int
-mbox_copy(struct f_out *o, const struct message *m, const char *name)
+mbox_copy(struct f_out *o, const struct message *m, const char *name,
+    time_t now)
 {
 	int r;
 
-	from_line(o, m->sender);
+	from_line(o, m->sender, now);
 	f_envelope(o, m, name);
 	r = f_copy(m, o, m->has_from);
 	f_put(o, "\n", 1);
@@ -250,15 +288,21 @@ mbox_copy(struct f_out *o, const struct message *m, const char *name)
 	return r;
 }
 
+/*
+ * Open the mbox for appending, and for reading where smtpd may, so that
+ * a dead delivery's tail is read through the descriptor that holds the
+ * lock (a mailbox smtpd may only write is never cut).
+ */
 static int
 mbox_open(const char *path, const char *user)
 {
-	int fl = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	int fl = O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC;
 	int fd;
 
-	if ((fd = open(path, fl)) >= 0 || errno != ENOENT ||
-	    strcmp(user, "postmaster") != 0)
+	if ((fd = open(path, fl)) < 0 && errno == EACCES)
+		fd = open(path, fl = (fl & ~O_RDWR) | O_WRONLY);
+	if (fd >= 0 || errno != ENOENT || strcmp(user, "postmaster") != 0)
 		return fd;
 	/* RFC 5321 4.5.1: postmaster always exists. */
 	if ((fd = open(path, fl | O_CREAT | O_EXCL, 0600)) < 0 &&
@@ -276,6 +320,9 @@ on_alarm(int sig)
 /*
  * Wait for the fcntl lock until the time until: blocking, so that the lock
  * passes on the moment its holder lets go, with an alarm to bound it.
+ * Nothing is held or written yet, so a stop signal may end the wait (and
+ * the child); from the moment the lock is held, stop signals wait until
+ * the copy is done.
  */
 static int
 lock_wait(int fd, struct flock *fl, time_t until)
@@ -284,7 +331,10 @@ lock_wait(int fd, struct flock *fl, time_t until)
 	time_t left = until - time(NULL);
 	int r;
 
-	if (fcntl(fd, F_SETLK, fl) == 0)
+	f_hold_stops(0);
+	r = fcntl(fd, F_SETLK, fl);
+	f_hold_stops(1);
+	if (r == 0)
 		return 0;
 	if ((errno != EACCES && errno != EAGAIN) || left <= 0) {
 		if (left <= 0)
@@ -297,7 +347,9 @@ lock_wait(int fd, struct flock *fl, time_t until)
 	if (sigaction(SIGALRM, &sa, &old) != 0)
 		return -1;
 	alarm((unsigned int)left);
+	f_hold_stops(0);
 	r = fcntl(fd, F_SETLKW, fl);
+	f_hold_stops(1);
 	alarm(0);
 	sigaction(SIGALRM, &old, NULL);
 	if (r != 0 && errno == EINTR)
@@ -372,65 +424,75 @@ mbox_lock(const char *path, const char *lock, const char *user,
 	return 1;
 }
 
-/* Is there a line starting "From " in the n bytes of fd from off? */
+/* Is there a "From " anywhere, mid-line too, in the n bytes of fd at off? */
 static int
-has_from_line(int fd, off_t off, off_t n)
+has_from(int fd, off_t off, off_t n)
 {
-	char buf[8192 + 5];
+	char buf[8192 + 4];
 	size_t keep = 0;
 	ssize_t r;
 
 	while (n > 0) {
 		size_t want = n < 8192 ? (size_t)n : 8192;
-		char *p;
+		char *p, *end;
 
 		if ((r = f_pread(fd, buf + keep, want, off)) <= 0)
 			return 1;	/* unreadable: assume the worst */
 		off += r;
 		n -= r;
-		r += (ssize_t)keep;
-		for (p = buf; (p = memchr(p, '\n', (size_t)(buf + r - p))) !=
-		    NULL; p++)
-			if (buf + r - p > 5 && memcmp(p + 1, "From ", 5) == 0)
+		end = buf + keep + r;
+		for (p = buf; (p = memchr(p, 'F', (size_t)(end - p))) != NULL;
+		    p++)
+			if (end - p >= 5 && memcmp(p, "From ", 5) == 0)
 				return 1;
-		keep = r < 5 ? (size_t)r : 5;
-		memmove(buf, buf + r - keep, keep);
+		keep = end - buf < 4 ? (size_t)(end - buf) : 4;
+		memmove(buf, end - keep, keep);
 	}
 	return 0;
 }
 
 /*
+ * Is every byte of the mbox (fd, st) from the dead delivery's start on its
+ * own?  Only when its lock said all (6 fields) about this very file, the
+ * tail is no longer than its whole copy, begins with its marker (or is a
+ * beginning of it), and holds no "From " after its first byte: any other
+ * writer's message starts with one.  The tail is read through fd, the
+ * descriptor that holds the fcntl lock.
+ */
+static int
+tail_is_own(int fd, const struct stat *st, const struct lockinfo *dead)
+{
+	char head[MARK_MAX];
+	off_t n = st->st_size - (off_t)dead->start;
+	size_t k = n <= 0 ? 0 : n < (off_t)dead->marklen ? (size_t)n :
+	    dead->marklen;
+
+	return dead->fields == 6 && dead->start >= 0 && n > 0 &&
+	    dead->dev == (unsigned long long)st->st_dev &&
+	    dead->ino == (unsigned long long)st->st_ino &&
+	    st->st_size <= (off_t)dead->end &&
+	    f_pread(fd, head, k, (off_t)dead->start) == (ssize_t)k &&
+	    memcmp(head, dead->mark, k) == 0 &&
+	    !has_from(fd, (off_t)dead->start + 1, n - 1);
+}
+
+/*
  * Cut what a killed delivery (dead, from its lock) left at the end of the
- * mbox, but only when that tail is provably its own: the same file, longer
- * than its start and no longer than its whole copy, beginning with a From_
- * line and holding no other.  Anything else (a writer that does not use
- * the dotlock appended after it) is left alone and logged.  Returns the
- * size the mbox has now, or -1.
+ * mbox, but only when that tail is provably its own (tail_is_own()).
+ * Anything else (a writer that does not use the dotlock appended after
+ * it, or a record that is not smtpd's) is left alone and logged.  Returns
+ * the size the mbox has now, or -1.
  */
 static off_t
 cut_dead_tail(const char *path, const struct stat *st,
     const struct lockinfo *dead)
 {
-	char head[5];
-	struct stat rst;
 	off_t n = st->st_size - (off_t)dead->start;
-	int fd, own = 0;
 
 	/* "smtpd PID" alone: killed before it knew where it would write. */
-	if (dead->fields < 2 || (dead->fields == 5 && n <= 0))
+	if (dead->fields < 2 || (dead->fields == 6 && n <= 0))
 		return st->st_size;
-	if (dead->fields == 5 && dead->dev == (unsigned long long)st->st_dev &&
-	    dead->ino == (unsigned long long)st->st_ino &&
-	    st->st_size <= (off_t)dead->end && (fd = open(path, O_RDONLY |
-	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) >= 0) {
-		own = fstat(fd, &rst) == 0 && rst.st_ino == st->st_ino &&
-		    rst.st_dev == st->st_dev &&
-		    f_pread(fd, head, 5, (off_t)dead->start) == 5 &&
-		    memcmp(head, "From ", 5) == 0 &&
-		    !has_from_line(fd, (off_t)dead->start + 1, n - 1);
-		close(fd);
-	}
-	if (!own) {
+	if (!tail_is_own(out.fd, st, dead)) {
 		log_err("mbox %s: a killed delivery's tail is not provably "
 		    "its own; left alone", log_word(path));
 		return st->st_size;
@@ -443,26 +505,92 @@ cut_dead_tail(const char *path, const struct stat *st,
 }
 
 /*
+ * Would mboxrd quoting change the line from p to end?  One cut short
+ * (more to come) may be, if what it has could begin such a line.
+ */
+static int
+may_be_quoted(const char *p, const char *end, int whole)
+{
+	while (p < end && *p == '>')
+		p++;
+	if (end - p >= 5 || whole)
+		return end - p >= 5 && memcmp(p, "From ", 5) == 0;
+	return memcmp(p, "From ", (size_t)(end - p)) == 0;
+}
+
+/*
+ * The marker: the copy's first bytes (up to MARK_MAX) as mbox_copy() will
+ * write them at the time now.  When the copy quotes, the message's part
+ * ends before the first line that is, or may be, written otherwise.
+ */
+static size_t
+copy_mark(const struct message *m, const char *name, time_t now,
+    char *mark)
+{
+	char *p, *end;
+	size_t n;
+	ssize_t r;
+
+	out.len = 0;		/* out.fd is -1: nothing is written */
+	from_line(&out, m->sender, now);
+	f_envelope(&out, m, name);
+	n = out.len < MARK_MAX ? out.len : MARK_MAX;
+	memcpy(mark, out.buf, n);
+	out.len = 0;
+	r = f_pread(m->fd, mark + n, m->size < (off_t)(MARK_MAX - n) ?
+	    (size_t)m->size : MARK_MAX - n, m->offset);
+	end = mark + n + (r > 0 ? r : 0);
+	if (m->has_from)
+		for (p = mark + n; p < end; p++) {
+			char *nl = memchr(p, '\n', (size_t)(end - p));
+
+			if (may_be_quoted(p, nl != NULL ? nl : end, nl != NULL))
+				end = p;
+			else if ((p = nl) == NULL)
+				break;
+		}
+	return (size_t)(end - mark);
+}
+
+/*
+ * A mbox that ends inside a line (a tail left alone) gets a line end and
+ * a blank line first, so that the copy's From_ line begins a message.
+ * Returns the size the mbox has now, or -1.
+ */
+static off_t
+end_line(off_t size)
+{
+	char c;
+
+	if (size == 0 || f_pread(out.fd, &c, 1, size - 1) != 1 || c == '\n')
+		return size;	/* unreadable: written as it is */
+	return f_write(out.fd, "\n\n", 2) == 0 ? size + 2 : -1;
+}
+
+/*
  * Say in the lock we hold where the copy will go: the mbox (st), where it
- * starts and, counted first, where a whole copy ends, so that a delivery
- * that finds the lock of a dead one can cut off exactly its tail.
+ * starts, where a whole copy ends (counted first) and the marker it
+ * begins with, so that a delivery that finds the lock of a dead one can
+ * cut off exactly its tail, and nothing that is not.
  */
 static int
 lock_announce(int lfd, const char *lock, const struct message *m,
-    const char *name, const struct stat *st, off_t start)
+    const char *name, const struct stat *st, off_t start, time_t now)
 {
-	char text[128];
+	char text[128], mark[MARK_MAX];
+	size_t marklen;
 	int fd = out.fd;
 
 	out.fd = -1;
 	out.count = 0;
-	mbox_copy(&out, m, name);
+	marklen = copy_mark(m, name, now, mark);
+	mbox_copy(&out, m, name, now);
 	out.fd = fd;
-	log_fmt(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld\n",
+	log_fmt(text, sizeof(text), "smtpd %ld %llu %llu %lld %lld %zu\n",
 	    (long)getpid(), (unsigned long long)st->st_dev,
 	    (unsigned long long)st->st_ino, (long long)start,
-	    (long long)(start + out.count));
-	if (lock_rewrite(lfd, text) != 0) {
+	    (long long)(start + out.count), marklen);
+	if (lock_rewrite(lfd, text, mark, marklen) != 0) {
 		log_warn("mbox %s: lock", log_word(lock));
 		return -1;
 	}
@@ -481,7 +609,7 @@ mbox_deliver(const struct message *m, const char *user, const char *name,
 	struct stat st;
 	struct lockinfo dead;
 	off_t start;
-	time_t until = time(NULL) + conf.lockwait;
+	time_t now, until = time(NULL) + conf.lockwait;
 	int rc = EX_TEMPFAIL, tries = 0, lfd = -1;
 
 	if (f_mailbox(path, sizeof(path), user, "") != 0 ||
@@ -499,10 +627,12 @@ mbox_deliver(const struct message *m, const char *user, const char *name,
 	if (rc != 0)
 		return rc;
 	rc = EX_TEMPFAIL;
+	now = time(NULL);
 	if ((start = cut_dead_tail(path, &st, &dead)) < 0 ||
-	    lock_announce(lfd, lock, m, name, &st, start) != 0)
+	    (start = end_line(start)) < 0 ||
+	    lock_announce(lfd, lock, m, name, &st, start, now) != 0)
 		goto unlock;
-	if (mbox_copy(&out, m, name) != 0 && out.err == 0)
+	if (mbox_copy(&out, m, name, now) != 0 && out.err == 0)
 		out.err = errno ? errno : EIO;
 	if (out.err == 0 && fsync(out.fd) != 0)
 		out.err = errno;

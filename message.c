@@ -176,8 +176,13 @@ end_message(struct session *s, const struct data_result *rv)
 		    s->msgid, err_name[rv->err], rv->size);
 		for (i = 0; i < (conf.lmtp ? s->nrcpt : 1); i++)
 			reply(s, err_reply[rv->err], NULL);
-	} else
+	} else {
+		/* A stop waits until the copies are written and told. */
+		f_hold_stops(1);
 		deliver(s, rv);
+		io_flush();
+		f_hold_stops(0);
+	}
 	msg_reset(s);
 }
 

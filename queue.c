@@ -4,8 +4,9 @@
  * status notifications (RFC 3464).  The queue directory holds one file
  * per entry (entry.c writes and reads them).  A runner works on an entry
  * only while it holds an fcntl lock on it; the kernel drops the lock of a
- * killed runner, and the next run picks the entry up again.  smtpd -p
- * lists the queue through io.c's writer.
+ * killed runner, and the next run picks the entry up again; a stop signal
+ * waits until the entry being run is settled.  smtpd -p lists the queue
+ * through io.c's writer.
  */
 #include <sys/stat.h>
 
@@ -506,10 +507,15 @@ q_run(void)
 		q_close(dfd);
 		return 0;
 	}
-	for (i = 0; i < n; i++)
+	/* A stop waits until the entry being run is settled. */
+	f_hold_stops(1);
+	for (i = 0; i < n && !f_stopping(); i++)
 		run_entry(dfd, names[i], owner);
+	if (i < n)
+		log_info("queue: stopping, %zu entries not run", n - i);
 	free_names(names);
 	q_close(dfd);
+	f_hold_stops(0);
 	return 0;
 }
 

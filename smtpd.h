@@ -16,7 +16,7 @@
  *	      reply.c	-> io log
  *	      data.c	-> addr file io log
  *	      alias.c	-> addr file log
- *	      queue.c	-> deliver dsn entry io log
+ *	      queue.c	-> deliver dsn entry file io log
  *	        deliver.c	-> mbox tty file addr log
  *	        entry.c	-> addr file log
  *	        dsn.c	-> addr file log
@@ -351,6 +351,8 @@ void	 f_pause(void);
 int	 f_trusted_uid(const struct trust *, uid_t);
 int	 f_trusted(const char *, const struct stat *, const struct trust *);
 int	 f_trust_init(struct trust *, const char *);
+void	 f_hold_stops(int);
+int	 f_stopping(void);
 
 /* mbox.c */
 int	 mbox_deliver(const struct message *, const char *, const char *,
