@@ -67,6 +67,9 @@ enum reply {
 	R_NOMAILDIR,
 	R_NONASCII,
 	R_CHUNK_OK,
+	R_DSN_BAD,
+	R_DSN_TWICE,
+	R_DSN_LONG,
 	R_COUNT
 };
 
@@ -134,6 +137,9 @@ static const struct reply_text {
 	[R_NOMAILDIR]	  = { 421, "4.3.0", "Service not available: mail directory unavailable" },
 	[R_NONASCII]	  = { 553, "5.6.7", "Non-ASCII address needs SMTPUTF8 in MAIL" },
 	[R_CHUNK_OK]	  = { 250, "2.0.0", "%s octets received" },
+	[R_DSN_BAD]	  = { 501, "5.5.4", "Malformed %s parameter" },
+	[R_DSN_TWICE]	  = { 501, "5.5.4", "Parameter %s given twice" },
+	[R_DSN_LONG]	  = { 501, "5.5.4", "%s parameter too long" },
 };
 
 #endif
