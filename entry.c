@@ -1,8 +1,9 @@
 /*
  * One entry of the deferred queue, as a file: a small text envelope
- * (sender, arrival, attempts, next try, the last error, one line per
- * pending recipient), a blank line, then the spool exactly as the session
- * received it.  entry_write() writes a temp name, fsyncs it and renames
+ * (sender, arrival, attempts, next try, the last error, RET and ENVID,
+ * one line per pending recipient with its NOTIFY and ORCPT), a blank
+ * line, then the spool exactly as the session received it.  Version 2
+ * added the DSN parameters; a version 1 entry still reads, without them.  entry_write() writes a temp name, fsyncs it and renames
  * or links it into place, so a crash leaves the old entry or the new one;
  * entry_read() parses an envelope through pread, leaving the fd's lock and
  * offset alone.  Calls file.c and log.c.
@@ -19,7 +20,8 @@
 
 #include "smtpd.h"
 
-#define Q_MAGIC		"smtpd-queue 1"
+#define Q_MAGIC		"smtpd-queue 2"
+#define Q_MAGIC_V1	"smtpd-queue 1"	/* no RET, ENVID, NOTIFY, ORCPT */
 #define Q_MAXLINE	1024		/* envelope line, LF included */
 
 /* Line reader over pread, which leaves the fd's lock and offset alone. */
@@ -96,14 +98,25 @@ write_envelope(FILE *f, const struct entry *e, const struct target *r,
 	fprintf(f, "%s\nsender %s\narrival %lld\nattempts %u\nnext %lld\n"
 	    "has-from %d\nerror %s\n", Q_MAGIC, e->sender, e->arrival,
 	    e->attempts, e->next, e->has_from, e->error);
-	/* A tab can be in neither: see addr_valid_user() and addr_path(). */
+	if (e->dsn.ret != RET_NONE)
+		fprintf(f, "ret %s\n", e->dsn.ret == RET_FULL ? "full" : "hdrs");
+	if (e->dsn.envid[0] != '\0')
+		fprintf(f, "envid %s\n", e->dsn.envid);
+	/*
+	 * A tab can be in none: see addr_valid_user(), addr_path(), and
+	 * dsn_rcpt_param() for ORCPT.
+	 */
 	for (i = 0; i < n; i++) {
 		if (r[i].status != DLV_TEMP || r[i].dup != 0)
 			continue;
 		if (r[i].kind == T_REMOTE)
-			fprintf(f, "remote %s\n", r[i].addr);
+			fprintf(f, "remote %s", r[i].addr);
 		else
-			fprintf(f, "local %s\t%s\n", r[i].user, r[i].addr);
+			fprintf(f, "local %s\t%s", r[i].user, r[i].addr);
+		if (r[i].dsn.notify != 0 || r[i].dsn.orcpt[0] != '\0')
+			fprintf(f, "\t%u\t%s", r[i].dsn.notify,
+			    r[i].dsn.orcpt);
+		putc('\n', f);
 	}
 	putc('\n', f);
 }
@@ -222,26 +235,56 @@ parse_num(const char *s, long long *v)
 	return errno != 0 || end == s || *end != '\0' || *v < 0 ? -1 : 0;
 }
 
-/* Add a target to e: "user<TAB>addr" if local, else "addr". */
+/*
+ * The DSN fields after a recipient's address, "NOTIFY<TAB>ORCPT", into r,
+ * if there are any (tab); only a version 2 entry (v2) may have them.  0,
+ * or -1 if they are bad.
+ */
 static int
-add_rcpt(struct entry *e, enum target_kind kind, const char *v)
+rcpt_dsn(struct target *r, char *tab, int v2)
 {
-	const char *tab = strchr(v, '\t'), *addr = v;
-	struct target *r;
+	char *orcpt;
+	long long v;
+
+	if (tab == NULL)
+		return 0;
+	*tab = '\0';
+	if (!v2 || (orcpt = strchr(tab + 1, '\t')) == NULL)
+		return -1;
+	*orcpt++ = '\0';
+	if (parse_num(tab + 1, &v) != 0 || v >= 32 || strlen(orcpt) > MAX_ORCPT ||
+	    (*orcpt != '\0' && strchr(orcpt, ';') == NULL))
+		return -1;
+	r->dsn.notify = (unsigned int)v;
+	memcpy(r->dsn.orcpt, orcpt, strlen(orcpt) + 1);
+	return 0;
+}
+
+/*
+ * Add a target to e: "user<TAB>addr" if local, else "addr", and in a
+ * version 2 entry "<TAB>notify<TAB>orcpt" where it has either.
+ */
+static int
+add_rcpt(struct entry *e, enum target_kind kind, char *v, int v2)
+{
+	char *tab = strchr(v, '\t'), *addr = v;
+	struct target *r, t;
 	size_t ul = 0;
 
+	memset(&t, 0, sizeof(t));
 	if (kind == T_LOCAL) {
 		if (tab == NULL || (ul = (size_t)(tab - v)) > MAX_LOCAL)
 			return -1;
 		addr = tab + 1;
 	}
-	if (*addr == '\0' || strlen(addr) > MAX_PATH_LEN)
+	if (rcpt_dsn(&t, strchr(addr, '\t'), v2) != 0 || *addr == '\0' ||
+	    strlen(addr) > MAX_PATH_LEN)
 		return -1;
 	if ((r = realloc(e->rcpts, (e->nrcpt + 1) * sizeof(*r))) == NULL)
 		return -1;
 	e->rcpts = r;
 	r = &e->rcpts[e->nrcpt];
-	memset(r, 0, sizeof(*r));
+	*r = t;
 	r->kind = kind;
 	memcpy(r->user, v, ul);
 	r->user[ul] = '\0';
@@ -253,6 +296,30 @@ add_rcpt(struct entry *e, enum target_kind kind, const char *v)
 	return 0;
 }
 
+/*
+ * A version 2 envelope line of the message's DSN parameters into e: 1 if
+ * taken, 0 if key is not one, -1 if the value is bad.
+ */
+static int
+envelope_dsn(struct entry *e, const char *key, const char *val)
+{
+	const char *p;
+
+	if (strcmp(key, "ret") == 0) {
+		e->dsn.ret = strcmp(val, "full") == 0 ? RET_FULL :
+		    strcmp(val, "hdrs") == 0 ? RET_HDRS : RET_NONE;
+		return e->dsn.ret != RET_NONE ? 1 : -1;
+	}
+	if (strcmp(key, "envid") != 0)
+		return 0;
+	for (p = val; *p >= ' ' && *p <= '~'; p++)
+		continue;
+	if (*p != '\0' || p == val || strlen(val) > MAX_ENVID)
+		return -1;
+	memcpy(e->dsn.envid, val, strlen(val) + 1);
+	return 1;
+}
+
 /* Read the envelope of the entry open on fd into e; -1 if it is bad. */
 int
 entry_read(int fd, struct entry *e)
@@ -260,12 +327,13 @@ entry_read(int fd, struct entry *e)
 	static struct lr r;
 	char line[Q_MAXLINE];
 	long long v;
-	int got, seen = 0;
+	int got, seen = 0, v2;
 
 	memset(e, 0, sizeof(*e));
 	memset(&r, 0, offsetof(struct lr, buf));
 	r.fd = fd;
-	if (lr_line(&r, line, sizeof(line)) != 1 || strcmp(line, Q_MAGIC) != 0)
+	if (lr_line(&r, line, sizeof(line)) != 1 || ((v2 = strcmp(line,
+	    Q_MAGIC) == 0) == 0 && strcmp(line, Q_MAGIC_V1) != 0))
 		goto bad;
 	while ((got = lr_line(&r, line, sizeof(line))) == 1 &&
 	    line[0] != '\0') {
@@ -294,9 +362,9 @@ entry_read(int fd, struct entry *e)
 		else if (strcmp(line, "local") == 0 ||
 		    strcmp(line, "remote") == 0) {
 			if (add_rcpt(e, line[0] == 'l' ? T_LOCAL : T_REMOTE,
-			    val) != 0)
+			    val, v2) != 0)
 				goto bad;
-		} else
+		} else if (!v2 || envelope_dsn(e, line, val) <= 0)
 			goto bad;
 	}
 	if (got != 1 || seen != 15 || e->nrcpt == 0)

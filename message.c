@@ -23,6 +23,7 @@ msg_reset(struct session *s)
 	s->nrcpt = 0;
 	s->ntarget = 0;
 	s->utf8 = 0;
+	memset(&s->dsn, 0, sizeof(s->dsn));
 	s->bdat_size = 0;
 	if (s->state != ST_INIT)
 		s->state = ST_IDLE;
@@ -96,6 +97,27 @@ outcome(const struct session *s, size_t first, size_t n)
 	return loops == n ? R_LOOP : R_PERMFAIL;
 }
 
+/*
+ * RFC 2033 4.2: one reply per accepted recipient, in order.  The client
+ * reports what failed; the copies of recipients answered 250 whose NOTIFY
+ * has SUCCESS are reported here (RFC 3461 6.2), the others not.
+ */
+static void
+lmtp_replies(struct session *s, const struct message *m)
+{
+	enum reply r;
+	size_t i, j;
+
+	for (i = 0; i < s->nrcpt; i++) {
+		r = outcome(s, s->rcpts[i].first, s->rcpts[i].count);
+		for (j = 0; r != R_ACCEPTED && j < s->rcpts[i].count; j++)
+			s->targets[s->rcpts[i].first + j].dsn.notify &=
+			    ~(unsigned int)DSN_SUCCESS;
+		reply(s, r, s->msgid);
+	}
+	q_report(m, s->targets, s->ntarget);
+}
+
 /* Deliver one copy to each target and send the final reply (or replies). */
 static void
 deliver(struct session *s, const struct data_result *rv)
@@ -111,6 +133,7 @@ deliver(struct session *s, const struct data_result *rv)
 	m.id = s->msgid;
 	m.has_from = rv->has_from;
 	m.kind = s->kind;
+	m.dsn = &s->dsn;
 	for (i = 0; i < s->ntarget; i++) {
 		struct target *t = &s->targets[i];
 
@@ -145,13 +168,12 @@ deliver(struct session *s, const struct data_result *rv)
 		if (r == R_PARTIAL && s->kind != TX_SEND &&
 		    (q = q_settle(&m, s->targets, s->ntarget)) >= 0)
 			r = q > 0 ? R_QUEUED : R_ACCEPTED;
+		else if (r == R_ACCEPTED)
+			q_report(&m, s->targets, s->ntarget);
 		reply(s, r, s->msgid);
 		return;
 	}
-	/* RFC 2033 4.2: one reply per accepted recipient, in order. */
-	for (i = 0; i < s->nrcpt; i++)
-		reply(s, outcome(s, s->rcpts[i].first, s->rcpts[i].count),
-		    s->msgid);
+	lmtp_replies(s, &m);
 }
 
 /*

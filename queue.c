@@ -139,68 +139,98 @@ entry_open(int dfd, const char *name, int flags, uid_t owner,
 }
 
 /*
- * Notify the sender of m about the recipients of r[0..n) that failed for
- * good (and, if expired, those still pending).  The notification comes
- * from <>, is delivered at once, and is queued itself if that fails
- * temporarily.  A message from <> never causes one.  Returns -1 when it
- * could be neither delivered nor queued and may be tried again; one that
- * not even postmaster can take is logged and counts as sent.
+ * Deliver the notification d about m to, or queue it if that fails
+ * temporarily; one the sender cannot take goes to postmaster.  0, or -1
+ * if it could be neither delivered nor queued.
  */
 static int
-notify(int dfd, const struct message *m, long long arrival,
-    const struct target *r, size_t n, int expired, const char *lasterr)
+send_dsn(int dfd, const struct message *m, const struct message *d,
+    struct target *to, const char *id)
 {
-	struct message d;
-	struct target to;
 	struct entry e;
-	char id[64], name[128], addr[MAX_LOGVAL];
-	size_t i;
+	char name[128], addr[MAX_LOGVAL];
 	int rc = -1;
 
-	for (i = 0; i < n; i++)
-		if (r[i].dup == 0 && (r[i].status == DLV_PERM ||
-		    (expired && r[i].status == DLV_TEMP)))
-			break;
-	if (i == n)
-		return 0;
-	if (m->sender[0] == '\0') {
-		log_info("msg=%s from=<> failed copies dropped, no notification",
-		    m->id);
-		return 0;
+	to->status = dlv_deliver(d, to);
+	if (to->status == DLV_PERM && strcmp(to->user, "postmaster") != 0) {
+		dsn_target("", to);
+		to->status = dlv_deliver(d, to);
 	}
-	if (dsn_build(m, arrival, r, n, expired, lasterr, &to, &d, id,
-	    sizeof(id)) != 0)
-		return -1;
-	to.status = dlv_deliver(&d, &to);
-	if (to.status == DLV_PERM && strcmp(to.user, "postmaster") != 0) {
-		dsn_target("", &to);
-		to.status = dlv_deliver(&d, &to);
-	}
-	if (to.status != DLV_TEMP)
+	if (to->status != DLV_TEMP)
 		rc = 0;
 	else {
 		memset(&e, 0, sizeof(e));
 		e.arrival = e.next = time(NULL);
 		e.next += conf.retry;
 		e.attempts = 1;
-		e.has_from = d.has_from;
-		dsn_diag(e.error, sizeof(e.error), &to);
-		if (dfd >= 0 && entry_write(dfd, &e, &to, 1, &d, NULL, name,
+		e.has_from = d->has_from;
+		dsn_diag(e.error, sizeof(e.error), to);
+		if (dfd >= 0 && entry_write(dfd, &e, to, 1, d, NULL, name,
 		    sizeof(name)) == 0) {
 			log_info("msg=%s queued=%s rcpt=<%s>", id, name,
-			    log_esc(addr, sizeof(addr), to.addr));
+			    log_esc(addr, sizeof(addr), to->addr));
 			rc = 0;
 		}
 	}
-	if (to.status == DLV_PERM)
+	if (to->status == DLV_PERM)
 		log_err("msg=%s dsn=%s to=<%s> failed permanently; dropped",
-		    m->id, id, log_esc(addr, sizeof(addr), to.addr));
+		    m->id, id, log_esc(addr, sizeof(addr), to->addr));
 	else
 		log_info("msg=%s dsn=%s to=<%s> status=%s", m->id, id,
-		    log_esc(addr, sizeof(addr), to.addr), rc != 0 ? "failed" :
-		    to.status == DLV_OK ? "sent" : "queued");
+		    log_esc(addr, sizeof(addr), to->addr), rc != 0 ? "failed" :
+		    to->status == DLV_OK ? "sent" : "queued");
+	return rc;
+}
+
+/*
+ * Notify the sender of m about the recipients of r[0..n) that a report
+ * made when names (dsn_action(): failed, delayed, delivered, as their
+ * NOTIFY asks).  The notification comes from <>, is delivered at once,
+ * and is queued itself if that fails temporarily.  A message from <>
+ * never causes one, and one that reports no failure goes only to a
+ * local sender, never to postmaster.  Those reported delayed are marked
+ * so.  Returns -1 when it could be neither delivered nor queued and may
+ * be tried again; one that not even postmaster can take is logged and
+ * counts as sent.
+ */
+static int
+notify(int dfd, const struct message *m, long long arrival,
+    struct target *r, size_t n, enum dsn_when when, const char *lasterr)
+{
+	struct message d;
+	struct target to;
+	char id[64], addr[MAX_LOGVAL];
+	size_t i;
+	int rc, failed = 0;
+
+	for (i = 0; i < n; i++)
+		if (dsn_action(&r[i], when) != A_NONE)
+			break;
+	if (i == n)
+		return 0;
+	for (i = 0; i < n; i++)
+		failed |= dsn_action(&r[i], when) == A_FAILED;
+	if (m->sender[0] == '\0') {
+		log_info("msg=%s from=<> failed copies dropped, no notification",
+		    m->id);
+		return 0;
+	}
+	dsn_target(m->sender, &to);
+	if (!failed && strcmp(to.addr, m->sender) != 0) {
+		log_info("msg=%s from=<%s> not local: no success or delay "
+		    "notification", m->id, log_esc(addr, sizeof(addr),
+		    m->sender));
+		return 0;
+	}
+	if (dsn_build(m, arrival, r, n, when, lasterr, &to, &d, id,
+	    sizeof(id)) != 0)
+		return -1;
+	rc = send_dsn(dfd, m, &d, &to, id);
 	if (close(d.fd) != 0)
 		log_warn("msg=%s dsn spool close", m->id);
+	for (i = 0; rc == 0 && i < n; i++)
+		if (dsn_action(&r[i], when) == A_DELAYED)
+			r[i].dsn.notify |= DSN_DELAYED;
 	return rc;
 }
 
@@ -215,7 +245,8 @@ keep_unreported(struct target *r, size_t n)
 	size_t i, kept = 0;
 
 	for (i = 0; i < n; i++)
-		if (r[i].status == DLV_PERM && !r[i].looped && r[i].dup == 0) {
+		if (r[i].status == DLV_PERM && !r[i].looped &&
+		    dsn_action(&r[i], DSN_AT_SESSION) == A_FAILED) {
 			r[i].status = DLV_TEMP;
 			kept++;
 		}
@@ -241,7 +272,7 @@ q_settle(const struct message *m, struct target *r, size_t n)
 	memset(&e, 0, sizeof(e));
 	e.arrival = e.next = time(NULL);
 	dfd = q_open(1, 0, &owner);
-	if (notify(dfd, m, e.arrival, r, n, 0, NULL) != 0) {
+	if (notify(dfd, m, e.arrival, r, n, DSN_AT_SESSION, NULL) != 0) {
 		log_err("msg=%s notification not sent; kept in the queue",
 		    m->id);
 		keep_unreported(r, n);
@@ -255,6 +286,8 @@ q_settle(const struct message *m, struct target *r, size_t n)
 		return temp == 0 ? 0 : -1;
 	}
 	snprintf(e.sender, sizeof(e.sender), "%s", m->sender);
+	if (m->dsn != NULL)
+		e.dsn = *m->dsn;
 	e.next += conf.retry;
 	e.attempts = 1;
 	e.has_from = m->has_from;
@@ -268,6 +301,31 @@ q_settle(const struct message *m, struct target *r, size_t n)
 	log_info("msg=%s queued=%s rcpts=%zu", m->id, name, temp);
 	q_close(dfd);
 	return 1;
+}
+
+/*
+ * After a session delivered every copy of m that it reports on: tell the
+ * sender about those whose NOTIFY has SUCCESS (RFC 3461 6.2).  A report
+ * that cannot be sent now is queued; one that can be neither is logged.
+ */
+void
+q_report(const struct message *m, struct target *r, size_t n)
+{
+	uid_t owner;
+	size_t i;
+	int dfd;
+
+	for (i = 0; i < n; i++)
+		if (dsn_action(&r[i], DSN_AT_DELIVERY) == A_DELIVERED)
+			break;
+	if (i == n)
+		return;
+	dfd = q_open(1, 0, &owner);
+	if (notify(dfd, m, (long long)time(NULL), r, n, DSN_AT_DELIVERY,
+	    NULL) != 0)
+		log_err("msg=%s success notification not sent", m->id);
+	if (dfd >= 0)
+		q_close(dfd);
 }
 
 /* The delay before attempt number attempts + 1: doubling, capped. */
@@ -429,8 +487,8 @@ settle_entry(int dfd, const char *name, struct entry *e,
 	for (i = 0; i < e->nrcpt; i++)
 		if (e->rcpts[i].status == DLV_TEMP)
 			dsn_diag(e->error, sizeof(e->error), &e->rcpts[i]);
-	if (notify(dfd, m, e->arrival, e->rcpts, e->nrcpt, expired,
-	    e->error) != 0) {
+	if (notify(dfd, m, e->arrival, e->rcpts, e->nrcpt, expired ?
+	    DSN_AT_EXPIRY : DSN_AT_RUN, e->error) != 0) {
 		log_err("queue %s: notification not sent; kept",
 		    log_word(name));
 		temp += keep_unreported(e->rcpts, e->nrcpt);
@@ -483,6 +541,7 @@ run_entry(int dfd, const char *name, uid_t owner)
 		/* Escaped: the name goes into every log line of the copy. */
 		m.id = log_esc(id, sizeof(id), name);
 		m.has_from = e.has_from;
+		m.dsn = &e.dsn;
 		temp = try_rcpts(&m, &e, &ok);
 		settle_entry(dfd, name, &e, &m, temp, ok);
 	}

@@ -230,13 +230,47 @@ rcpt_room(struct session *s)
 }
 
 /*
- * Parse RCPT's argument into pa and check that it may be taken: returns
- * R_RCPT_OK, or the reply that refuses it with its argument in *why.
+ * The parameters of RCPT after EHLO or LHLO, RFC 3461 NOTIFY and ORCPT,
+ * into d: R_RCPT_OK, or the reply that refuses them with the keyword in
+ * *why.
  */
 static enum reply
-rcpt_path(struct session *s, char *arg, struct path *pa, const char **why)
+rcpt_params(struct session *s, char *p, struct dsn_rcpt *d, const char **why)
+{
+	char *key, *val;
+	int rep;
+
+	while ((key = strsep(&p, " ")) != NULL) {
+		if (*key == '\0')
+			continue;
+		*why = key;
+		if ((val = strchr(key, '=')) != NULL)
+			*val++ = '\0';
+		if (!s->esmtp)
+			return R_BADPARAM;
+		switch (dsn_rcpt_param(d, key, val, s->utf8, &rep)) {
+		case 0:
+			continue;
+		case 1:
+			return R_BADPARAM;
+		default:
+			return (enum reply)rep;
+		}
+	}
+	return R_RCPT_OK;
+}
+
+/*
+ * Parse RCPT's argument into pa and its DSN parameters into d, and check
+ * that it may be taken: returns R_RCPT_OK, or the reply that refuses it
+ * with its argument in *why.
+ */
+static enum reply
+rcpt_path(struct session *s, char *arg, struct path *pa, struct dsn_rcpt *d,
+    const char **why)
 {
 	const char *end;
+	enum reply rep;
 
 	*why = NULL;
 	if (strncasecmp(arg, "TO:", 3) != 0)
@@ -249,12 +283,8 @@ rcpt_path(struct session *s, char *arg, struct path *pa, const char **why)
 		return R_BADRCPT;
 	if (!s->utf8 && addr_8bit(pa->addr))
 		return R_NONASCII;
-	while (*end == ' ')
-		end++;
-	if (*end != '\0') {
-		*why = end;
-		return R_BADPARAM;
-	}
+	if ((rep = rcpt_params(s, arg + (end - arg), d, why)) != R_RCPT_OK)
+		return rep;
 	if (pa->domain[0] != '\0' && !addr_is_local(pa->domain))
 		return R_NORELAY;
 	if (s->nrcpt == conf.maxrcpt)
@@ -266,13 +296,15 @@ void
 cmd_rcpt(struct session *s, char *arg)
 {
 	char to[MAX_PATH_LEN + 3];
+	struct dsn_rcpt d;
 	struct path pa;
 	const char *why;
 	enum reply rep;
 	struct rcpt *r;
-	size_t first = s->ntarget;
+	size_t i, first = s->ntarget;
 
-	if ((rep = rcpt_path(s, arg, &pa, &why)) != R_RCPT_OK) {
+	memset(&d, 0, sizeof(d));
+	if ((rep = rcpt_path(s, arg, &pa, &d, &why)) != R_RCPT_OK) {
 		reply(s, rep, why);
 		return;
 	}
@@ -291,6 +323,8 @@ cmd_rcpt(struct session *s, char *arg)
 	memcpy(r->addr, pa.addr, sizeof(r->addr));
 	r->first = first;
 	r->count = s->ntarget - first;
+	for (i = first; i < s->ntarget; i++)
+		s->targets[i].dsn = d;
 	s->state = ST_RCPT;
 	if (rep == R_FORWARD) {
 		log_fmt(to, sizeof(to), "<%s>", s->targets[first].addr);

@@ -71,6 +71,9 @@ enum reply {
 	R_TLS_ACTIVE,
 	R_TLS_NONE,
 	R_TLS_NEEDED,
+	R_DSN_BAD,
+	R_DSN_TWICE,
+	R_DSN_LONG,
 	R_COUNT
 };
 
@@ -142,6 +145,9 @@ static const struct reply_text {
 	[R_TLS_ACTIVE]	  = { 503, "5.5.1", "TLS already active" },
 	[R_TLS_NONE]	  = { 502, "5.5.1", "STARTTLS not available" },
 	[R_TLS_NEEDED]	  = { 530, "5.7.0", "Must issue a STARTTLS command first" },
+	[R_DSN_BAD]	  = { 501, "5.5.4", "Malformed %s parameter" },
+	[R_DSN_TWICE]	  = { 501, "5.5.4", "Parameter %s given twice" },
+	[R_DSN_LONG]	  = { 501, "5.5.4", "%s parameter too long" },
 };
 
 #endif

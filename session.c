@@ -113,6 +113,7 @@ cmd_ehlo(struct session *s, char *arg)
 	reply_more(s, R_EHLO, "ENHANCEDSTATUSCODES");
 	reply_more(s, R_EHLO, "SMTPUTF8");
 	reply_more(s, R_EHLO, "CHUNKING");
+	reply_more(s, R_EHLO, "DSN");
 	if (conf.tlsfd[0] >= 0 && s->tls.proto[0] == '\0')
 		reply_more(s, R_EHLO, "STARTTLS");
 	if (conf.expn)
@@ -187,12 +188,13 @@ cmd_starttls(struct session *s, char *arg)
 
 /*
  * Check the ESMTP parameters of MAIL (RFC 1870 SIZE, RFC 6152 BODY,
- * RFC 6531 SMTPUTF8, which sets *utf8).
+ * RFC 6531 SMTPUTF8, which sets *utf8, RFC 3461 RET and ENVID into *dm).
  */
 static int
-mail_params(struct session *s, char *p, int *utf8)
+mail_params(struct session *s, char *p, int *utf8, struct dsn_mail *dm)
 {
 	char *key;
+	int rep, k;
 
 	while ((key = strsep(&p, " ")) != NULL) {
 		char *val = strchr(key, '=');
@@ -226,6 +228,12 @@ mail_params(struct session *s, char *p, int *utf8)
 				reply(s, R_BADBODY, NULL);
 				return -1;
 			}
+		} else if (s->esmtp &&
+		    (k = dsn_mail_param(dm, key, val, &rep)) <= 0) {
+			if (k < 0) {
+				reply(s, (enum reply)rep, key);
+				return -1;
+			}
 		} else {
 			reply(s, R_BADPARAM, key);
 			return -1;
@@ -238,6 +246,7 @@ mail_params(struct session *s, char *p, int *utf8)
 static void
 start_tx(struct session *s, char *arg, enum tx_kind kind)
 {
+	struct dsn_mail dm;
 	struct path pa;
 	char *end;
 	int utf8 = 0;
@@ -254,7 +263,8 @@ start_tx(struct session *s, char *arg, enum tx_kind kind)
 		reply(s, R_BADSENDER, NULL);
 		return;
 	}
-	if (mail_params(s, end, &utf8) != 0)
+	memset(&dm, 0, sizeof(dm));
+	if (mail_params(s, end, &utf8, &dm) != 0)
 		return;
 	if (!utf8 && addr_8bit(pa.addr)) {
 		reply(s, R_NONASCII, NULL);
@@ -262,6 +272,7 @@ start_tx(struct session *s, char *arg, enum tx_kind kind)
 	}
 	memcpy(s->sender, pa.addr, sizeof(s->sender));
 	s->utf8 = utf8;
+	s->dsn = dm;
 	s->kind = kind;
 	s->nrcpt = s->ntarget = 0;
 	s->state = ST_MAIL;
@@ -340,6 +351,20 @@ cmd_turn(struct session *s, char *arg)
 {
 	(void)arg;	/* RFC 821: a server may refuse the role change */
 	reply(s, R_TURN, NULL);
+}
+
+/*
+ * The longest line, CR LF included, that a command may have: RFC 3461 4
+ * lengthens MAIL (RET, ENVID) and RCPT (NOTIFY, ORCPT).
+ */
+static size_t
+line_limit(const char *line)
+{
+	if (strncasecmp(line, "MAIL ", 5) == 0)
+		return MAX_MAILLINE;
+	if (strncasecmp(line, "RCPT ", 5) == 0)
+		return MAX_RCPTLINE;
+	return MAX_CMDLINE;
 }
 
 /* Look the verb up, check mode and state, run the handler. */
@@ -434,7 +459,7 @@ sess_run(void)
 {
 	static struct session sess;
 	struct session *s = &sess;
-	char line[MAX_CMDLINE];
+	char line[MAX_RCPTLINE];
 	size_t len;
 	int r;
 
@@ -449,7 +474,7 @@ sess_run(void)
 		}
 		if (r == IO_TIMEOUT)
 			reply_bye421(s, R_TIMEOUT);
-		if (r == IO_TOOLONG) {
+		if (r == IO_TOOLONG || len + 2 > line_limit(line)) {
 			s->cmdline = "-";	/* discarded */
 			reply(s, R_TOOLONG, NULL);
 		} else

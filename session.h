@@ -39,6 +39,7 @@ struct session {
 	const char	*cmdline;		/* the command being answered */
 	int		 spool;			/* -1 until the first DATA */
 	int		 utf8;			/* RFC 6531: MAIL had SMTPUTF8 */
+	struct dsn_mail	 dsn;			/* RFC 3461: MAIL's RET, ENVID */
 	unsigned long long bdat_size;		/* octets of the chunks so far */
 	struct tls_info	 tls;			/* proto "" while in clear */
 };

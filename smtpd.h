@@ -10,8 +10,8 @@
  * no cycle.
  *
  *	smtpd.c		-> session proxy alias deliver queue addr log
- *	  session.c	-> rcpt message reply addr io log
- *	    rcpt.c	-> reply alias addr file tty log
+ *	  session.c	-> rcpt message reply dsn addr io log
+ *	    rcpt.c	-> reply alias dsn addr file tty log
  *	    message.c	-> reply data deliver queue file io log
  *	      reply.c	-> io log
  *	      data.c	-> addr file io log
@@ -73,6 +73,33 @@ struct front {
 	unsigned char	 addr[16];
 	int		 v6;
 	unsigned int	 bits;
+};
+
+/* RFC 3461 4: DSN parameters lengthen MAIL and RCPT lines. */
+#define MAX_ENVID	100	/* ENVID's xtext */
+#define MAX_ORCPT	500	/* ORCPT's addr-type ";" xtext */
+#define MAX_MAILLINE	(MAX_CMDLINE + 128)
+#define MAX_RCPTLINE	(MAX_CMDLINE + 544)
+
+/* RFC 3461 4.1: NOTIFY, as bits; none given is 0, which means FAILURE. */
+#define DSN_SUCCESS	1
+#define DSN_FAILURE	2
+#define DSN_DELAY	4
+#define DSN_NEVER	8
+#define DSN_DELAYED	16	/* not NOTIFY: the delay report was sent */
+
+/* RFC 3461 4.3: RET; none given returns the headers. */
+enum dsn_ret { RET_NONE, RET_HDRS, RET_FULL };
+
+/* The DSN parameters of one MAIL and of one RCPT (RFC 3461 4). */
+struct dsn_mail {
+	enum dsn_ret	 ret;
+	char		 envid[MAX_ENVID + 1];	/* decoded, "" if none */
+};
+
+struct dsn_rcpt {
+	unsigned int	 notify;		/* DSN_* bits */
+	char		 orcpt[MAX_ORCPT + 1];	/* "type;address", "" if none */
 };
 
 /* An -m or -f command, split into words once at start-up. */
@@ -150,6 +177,7 @@ struct target {
 	size_t		 dup;		/* 1 + index of the same earlier target */
 	int		 looped;	/* a Delivered-To: header names it */
 	int		 status;	/* enum dlv_status after delivery */
+	struct dsn_rcpt	 dsn;		/* of the RCPT that named it */
 };
 
 /* One accepted RCPT and the targets it expanded to. */
@@ -175,6 +203,7 @@ struct message {
 	const char	*id;
 	int		 has_from;	/* some line matches ^>*From  */
 	enum tx_kind	 kind;
+	const struct dsn_mail *dsn;	/* NULL: no RET or ENVID */
 };
 
 enum dlv_status { DLV_OK, DLV_TEMP, DLV_PERM };
@@ -291,6 +320,7 @@ struct entry {
 	long long	 next;		/* next try is due then */
 	unsigned int	 attempts;
 	int		 has_from;
+	struct dsn_mail	 dsn;
 	char		 error[256];	/* last temporary error */
 	struct target	*rcpts;		/* status DLV_TEMP: still pending */
 	size_t		 nrcpt;
@@ -302,15 +332,28 @@ int	 entry_read(int, struct entry *);
 
 /* queue.c */
 int	 q_settle(const struct message *, struct target *, size_t);
+void	 q_report(const struct message *, struct target *, size_t);
 int	 q_run(void);
 int	 q_print(void);
 
 /* dsn.c */
+/* When a report is made: what it may say of a pending copy. */
+enum dsn_when {
+	DSN_AT_DELIVERY,	/* all settled: only what was delivered */
+	DSN_AT_SESSION,	/* first queued: nothing */
+	DSN_AT_RUN,	/* failed again in a queue run: delayed */
+	DSN_AT_EXPIRY	/* past -A: failed */
+};
+enum dsn_action { A_NONE, A_FAILED, A_DELAYED, A_DELIVERED };
 void	 dsn_diag(char *, size_t, const struct target *);
 void	 dsn_target(const char *, struct target *);
+enum dsn_action dsn_action(const struct target *, enum dsn_when);
+int	 dsn_mail_param(struct dsn_mail *, const char *, const char *, int *);
+int	 dsn_rcpt_param(struct dsn_rcpt *, const char *, const char *, int,
+	    int *);
 int	 dsn_build(const struct message *, long long, const struct target *,
-	    size_t, int, const char *, struct target *, struct message *,
-	    char *, size_t);
+	    size_t, enum dsn_when, const char *, struct target *,
+	    struct message *, char *, size_t);
 
 /* sysexits codes of a delivery child */
 #define EX_NOUSER	67

@@ -4,7 +4,7 @@
 # `make install install-units` as an administrator would, Debian's mail model
 # (/var/mail root:mail 2775, each mailbox USER:mail 0660), and mail sent over
 # TCP to smtpd.socket from inside the container, by Python's smtplib and by
-# Postfix relaying to it with SMTPUTF8.
+# Postfix relaying to it with SMTPUTF8, and with DSN (NOTIFY, ORCPT).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -181,6 +181,35 @@ cx journalctl --no-pager -q -o cat -t postfix/smtp |
     fail "Postfix does not log josé's message as sent"
 mode_is /var/mail/josé "alice:mail 660"
 
+log "Postfix relays with NOTIFY=SUCCESS and ORCPT; smtpd reports the delivery"
+# A block of its own: carol sends to bob through Postfix, which passes
+# NOTIFY and ORCPT on to smtpd (DSN advertised); smtpd delivers and sends
+# carol an RFC 3464 "delivered" report naming the original recipient.
+before_bob=$(count /var/mail/bob)
+before_carol=$(count /var/mail/carol)
+printf 'Subject: dsn\n\nplease confirm\n' |
+    cx /usr/sbin/sendmail -N success -f carol@localhost bob@localhost || fail "sendmail -N success"
+cx postqueue -f
+for i in $(seq 60); do
+	[ "$(count /var/mail/carol)" = $((before_carol + 1)) ] &&
+	    [ "$(count /var/mail/bob)" = $((before_bob + 1)) ] && break
+	sleep 1
+done
+[ "$(count /var/mail/bob)" = $((before_bob + 1)) ] || fail "bob has $(count /var/mail/bob) messages"
+[ "$(count /var/mail/carol)" = $((before_carol + 1)) ] ||
+    { cx journalctl --no-pager -q -o cat -t smtpd | tail -n 20; fail "no report for carol"; }
+cx python3 -c '
+import email, mailbox, sys
+mb = mailbox.mbox("/var/mail/carol", create=False)
+msg = email.message_from_bytes(mb.get_bytes(sorted(mb.keys())[-1]))
+assert msg.get_content_type() == "multipart/report", msg.get_content_type()
+r = msg.get_payload()[1].get_payload()[1]
+print(r["Original-Recipient"], "|", r["Final-Recipient"], "|", r["Action"], r["Status"])
+assert r["Action"] == "delivered" and r["Status"] == "2.0.0", r
+assert r["Original-Recipient"].replace(" ", "") == "rfc822;bob@localhost", r["Original-Recipient"]
+' || fail "carol's report is not a delivered report naming bob@localhost"
+
+
 # starttls: STARTTLS through smtpd@.service with the shipped drop-in
 # systemd/smtpd@.service.d/starttls.conf, s6-networking's s6-ucspitlsd
 # between systemd and smtpd, and Postfix relaying with
@@ -237,4 +266,4 @@ log "STARTTLS through smtpd@.service and s6-ucspitlsd; Postfix with smtp_tls_sec
 starttls
 
 journal
-log "PASS: the units deliver, defer, run the queue and bounce under systemd; Postfix relays with SMTPUTF8 and STARTTLS"
+log "PASS: the units deliver, defer, run the queue and bounce under systemd; Postfix relays with SMTPUTF8, DSN and STARTTLS"
