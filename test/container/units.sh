@@ -201,10 +201,12 @@ mode_is /var/mail/josé "alice:mail 660"
 fast_check() {
 	local out main pid before score stated sec
 	log "smtpd-fast.socket and smtpd-fast.service instead of smtpd.socket"
-	cx systemctl disable --now smtpd.socket
-	cx systemctl enable --now smtpd-fast.socket
+	# Starting it stops smtpd.socket first (Conflicts=, After=).
+	cx systemctl start smtpd-fast.socket || fail "smtpd-fast.socket does not start beside smtpd.socket"
 	[ "$(cx systemctl is-active smtpd-fast.socket)" = active ] || fail "smtpd-fast.socket is not active"
 	[ "$(cx systemctl is-active smtpd.socket)" = inactive ] || fail "smtpd.socket is still active"
+	cx systemctl disable smtpd.socket
+	cx systemctl enable smtpd-fast.socket
 	before=$(count /var/mail/alice)
 	for addr in 127.0.0.1 ::1; do
 		out=$(cx python3 - "$addr" <<'PY'
@@ -270,9 +272,12 @@ PY
 	log "exposure $score, smtpd.8 states $stated"
 	[ -n "$score" ] && [ "$score" = "$stated" ] || fail "exposure $score is not smtpd.8's $stated"
 
-	cx systemctl disable --now smtpd-fast.socket smtpd-fast.service
-	cx systemctl enable --now smtpd.socket
+	# And back: the service goes with its socket.
+	cx systemctl start smtpd.socket || fail "smtpd.socket does not start beside smtpd-fast.socket"
 	[ "$(cx systemctl is-active smtpd.socket)" = active ] || fail "smtpd.socket is not back"
+	[ "$(cx systemctl is-active smtpd-fast.service)" = inactive ] || fail "smtpd-fast.service still runs"
+	cx systemctl disable smtpd-fast.socket
+	cx systemctl enable smtpd.socket
 }
 fast_check
 
