@@ -5,7 +5,9 @@ MANDIR	= $(PREFIX)/share/man
 UNITDIR	= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
 CC	= cc
-CFLAGS	= -std=c99 -O2 -g -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
+# -fno-plt: libc's functions are bound once at start-up, not again in each
+# forked delivery child (bench/README.md).
+CFLAGS	= -std=c99 -O2 -g -fno-plt -pedantic -Wall -Wextra -Wformat=2 -Wshadow \
 	  -Wstrict-prototypes -Wmissing-prototypes -Wcast-qual \
 	  -Wmissing-declarations
 CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE
@@ -126,13 +128,18 @@ uninstall:
 # The systemd units, with ExecStart pointing at $(SBINDIR), and the
 # sysusers.d entry for their user smtpd (group mail).  Without DESTDIR the
 # user is made at once with systemd-sysusers, where there is one; a package
-# does that when it is installed.
-UNITS	= smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer
+# does that when it is installed.  smtpd-fast.service runs s6-tcpserver6d
+# of s6-networking from $(S6BINDIR) (not packaged in Debian 12: built from
+# source, whose make install puts it in /usr/local/bin).
+UNITS	= smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer \
+	  smtpd-fast.socket smtpd-fast.service
+S6BINDIR = /usr/local/bin
 
 install-units:
 	mkdir -p $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	for u in $(UNITS); do \
-		sed 's|/usr/local/sbin/smtpd|$(SBINDIR)/smtpd|' systemd/$$u \
+		sed -e 's|/usr/local/sbin/smtpd|$(SBINDIR)/smtpd|' \
+		    -e 's|/usr/local/bin/s6-|$(S6BINDIR)/s6-|' systemd/$$u \
 		    >$(DESTDIR)$(UNITDIR)/$$u && \
 		chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done

@@ -135,8 +135,19 @@ msgfile() {
 	units=$BATS_TEST_TMPDIR/units
 	mkdir -p "$units"
 	bin=$(cd "$(dirname "$SMTPD")" && pwd)/$(basename "$SMTPD")
-	for u in smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer; do
-		sed "s|/usr/local/sbin/smtpd|$bin|" "$SRCDIR/systemd/$u" >"$units/$u"
+	# verify wants smtpd-fast.service's s6-tcpserver6d executable: the
+	# built one, or a stand-in.
+	s6=${S6_ROOT:-/var/cache/smtpd-ci/s6}/bin
+	if [ ! -x "$s6/s6-tcpserver6d" ]; then
+		s6=$BATS_TEST_TMPDIR/s6
+		mkdir -p "$s6"
+		printf '#!/bin/sh\nexit 111\n' >"$s6/s6-tcpserver6d"
+		chmod 755 "$s6/s6-tcpserver6d"
+	fi
+	for u in smtpd.socket smtpd@.service smtpd-queue.service smtpd-queue.timer \
+	    smtpd-fast.socket smtpd-fast.service; do
+		sed -e "s|/usr/local/sbin/smtpd|$bin|" -e "s|/usr/local/bin/s6-|$s6/s6-|" \
+		    "$SRCDIR/systemd/$u" >"$units/$u"
 	done
 	# Documentation=man:smtpd(8) is looked up with man(1): in the source
 	# tree, not in whatever an earlier make install left on the machine;
@@ -149,15 +160,50 @@ msgfile() {
 		run -0 systemd-analyze verify --man=no "$units"/*
 	fi
 	[ -z "$output" ]
-	run -0 systemd-analyze security --offline=yes --threshold=10 "$units/smtpd@.service"
-	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' <<<"$output")
-	echo "exposure: $score" >&2
-	[ -n "$score" ]
-	awk -v s="$score" 'BEGIN { exit !(s <= 1.0) }'
+	for u in smtpd@.service smtpd-fast.service; do
+		run -0 systemd-analyze security --offline=yes --threshold=10 "$units/$u"
+		score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' <<<"$output")
+		echo "exposure of $u: $score" >&2
+		[ -n "$score" ]
+		awk -v s="$score" 'BEGIN { exit !(s <= 1.0) }'
+	done
 	grep -qx 'Accept=yes' "$units/smtpd.socket"
 	grep -qx 'ListenStream=25' "$units/smtpd.socket"
 	grep -qx 'StandardInput=socket' "$units/smtpd@.service"
 	grep -qx 'StandardError=journal' "$units/smtpd@.service"
+	grep -qx 'Accept=no' "$units/smtpd-fast.socket"
+	grep -qx 'StandardInput=socket' "$units/smtpd-fast.service"
+	grep -q '^ExecStart=/usr/local/bin/s6-tcpserver6d -c [0-9]* -C [0-9]* /' "$SRCDIR/systemd/smtpd-fast.service"
+}
+
+@test "smtpd-fast.service's s6-tcpserver6d on an IPv6 socket: an IPv4 client is 127.0.0.1" {
+	local s6=${S6_ROOT:-/var/cache/smtpd-ci/s6} argv
+	[ -x "$s6/bin/s6-tcpserver6d" ] || skip "needs s6-tcpserver6d in $s6 (test/fetch-s6)"
+	needs python3
+	# The unit's command line, with its -c and -C, on an IPv6 socket bound
+	# to ::ffff:127.0.0.1, as [::]:25 with BindIPv6Only=both takes IPv4.
+	read -r -a argv < <(sed -n 's|^ExecStart=/usr/local/bin/\(s6-tcpserver6d .*\) /usr/local/sbin/smtpd -d /var/mail$|\1|p' \
+	    "$SRCDIR/systemd/smtpd-fast.service")
+	[ "${argv[0]}" = s6-tcpserver6d ]
+	argv[0]=$s6/bin/s6-tcpserver6d
+	PORT=$(free_port)
+	launch "status: 0/" python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::ffff:127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+os.dup2(s.fileno(), 0)
+os.execv(sys.argv[2], sys.argv[2:])' "$PORT" "${argv[@]:0:1}" -v 2 "${argv[@]:1}" \
+	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST"
+	if [ "$(id -u)" = 0 ]; then
+		open_session
+		check_dropped "$SESSION_PID" "$SMTPD_USER"
+		close_session
+	fi
+	run -0 --separate-stderr smtplib_send a@b.example alice@mx.test.example "by s6"
+	count_is 1 mbox_count "$MAIL/alice"
+	received_from_loopback "$MAIL/alice" 1
 }
 
 @test "make install honours PREFIX and DESTDIR, and make uninstall removes it all" {
@@ -172,10 +218,13 @@ msgfile() {
 	grep -qx 'ExecStart=/usr/sbin/smtpd -d /var/mail' "$dest/usr/lib/systemd/system/smtpd@.service"
 	grep -qx 'ExecStart=/usr/sbin/smtpd -q .*' "$dest/usr/lib/systemd/system/smtpd-queue.service"
 	[ -f "$dest/usr/lib/systemd/system/smtpd-queue.timer" ]
+	[ -f "$dest/usr/lib/systemd/system/smtpd-fast.socket" ]
+	grep -qx 'ExecStart=/usr/local/bin/s6-tcpserver6d .* /usr/sbin/smtpd -d /var/mail' \
+	    "$dest/usr/lib/systemd/system/smtpd-fast.service"
 	cmp "$SRCDIR/systemd/smtpd.sysusers" "$dest/usr/lib/sysusers.d/smtpd.conf"
 	! grep -q . "$dest/etc/passwd" 2>/dev/null
 	run -0 find "$dest" -type f
-	[ "${#lines[@]}" = 7 ]
+	[ "${#lines[@]}" = 9 ]
 	run -0 make -s -C "$SRCDIR" uninstall uninstall-units DESTDIR="$dest" PREFIX=/usr
 	run -0 find "$dest" -type f
 	[ -z "$output" ]

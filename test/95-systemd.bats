@@ -70,6 +70,8 @@ queued() {
 @test "the units, the inetd example, sysusers and the docs name one user and group" {
 	[ "$(unit_value smtpd@.service User)" = smtpd ]
 	[ "$(unit_value smtpd@.service Group)" = mail ]
+	[ "$(unit_value smtpd-fast.service User)" = smtpd ]
+	[ "$(unit_value smtpd-fast.service Group)" = mail ]
 	[ "$(unit_value smtpd-queue.service User)" = smtpd ]
 	[ "$(unit_value smtpd-queue.service Group)" = mail ]
 	[ -z "$(unit_value smtpd@.service DynamicUser)" ]

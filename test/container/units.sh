@@ -34,6 +34,18 @@ alias_maps =
 alias_database =
 EOF
 in_tree --chdir=/root/smtpd make -s >/dev/null || fail "make"
+
+# fast_prepare: s6-tcpserver6d for smtpd-fast.service, as an administrator
+# who built s6-networking gets it: in /usr/local/bin, with the skalibs
+# library Debian 12 packages.
+fast_prepare() {
+	local s6=${S6_ROOT:-/var/cache/smtpd-ci/s6}
+	[ -x "$s6/bin/s6-tcpserver6d" ] || sh "$SRC/test/fetch-s6" "$s6" ||
+	    fail "no s6-tcpserver6d in $s6 (test/fetch-s6)"
+	apt_install libskarnet2.13
+	install -m 0755 "$s6/bin/s6-tcpserver6d" "$TREE/usr/local/bin/"
+}
+fast_prepare
 boot
 
 log "make install install-units"
@@ -265,5 +277,100 @@ starttls() {
 log "STARTTLS through smtpd@.service and s6-ucspitlsd; Postfix with smtp_tls_security_level = encrypt"
 starttls
 
+# fast_check: smtpd-fast.socket (Accept=no) and smtpd-fast.service, one
+# s6-tcpserver6d forking smtpd per connection, instead of smtpd.socket on
+# port 25: mail is delivered over IPv4 and IPv6, each session runs as user
+# smtpd in the service's sandbox, -C limits one address, and the exposure
+# score is smtpd.8's.  smtpd.socket is back on port 25 afterwards.
+fast_check() {
+	local out main pid before score stated sec
+	log "smtpd-fast.socket and smtpd-fast.service instead of smtpd.socket"
+	# Starting it stops smtpd.socket first (Conflicts=, After=).
+	cx systemctl start smtpd-fast.socket || fail "smtpd-fast.socket does not start beside smtpd.socket"
+	[ "$(cx systemctl is-active smtpd-fast.socket)" = active ] || fail "smtpd-fast.socket is not active"
+	[ "$(cx systemctl is-active smtpd.socket)" = inactive ] || fail "smtpd.socket is still active"
+	cx systemctl disable smtpd.socket
+	cx systemctl enable smtpd-fast.socket
+	before=$(count /var/mail/alice)
+	for addr in 127.0.0.1 ::1; do
+		out=$(cx python3 - "$addr" <<'PY'
+import smtplib, sys
+with smtplib.SMTP(sys.argv[1], 25, timeout=30) as s:
+    s.ehlo("client.example")
+    r = s.sendmail("bob@localhost", ["alice@localhost"],
+        "Subject: fast " + sys.argv[1] + "\r\n\r\nhello\r\n")
+    assert r == {}, r
+    print(s.noop()[0])
+PY
+) || fail "send through smtpd-fast.socket to $addr: $out"
+		[ "$out" = 250 ] || fail "reply $out"
+	done
+	[ "$(count /var/mail/alice)" = $((before + 2)) ] || fail "alice has $(count /var/mail/alice) messages"
+	# smtpd takes the client from the socket: an IPv4 client is no ::ffff: address.
+	cx grep -Pzq '\nReceived: from client\.example \(\[127\.0\.0\.1\]\)\n(\t[^\n]*\n)*Subject: fast 127\.0\.0\.1\n' \
+	    /var/mail/alice || { cx tail -n 30 /var/mail/alice; fail "no Received: from [127.0.0.1]"; }
+	cx grep -Pzq '\nReceived: from client\.example \(\[IPv6:::1\]\)\n(\t[^\n]*\n)*Subject: fast ::1\n' \
+	    /var/mail/alice || { cx tail -n 30 /var/mail/alice; fail "no Received: from [IPv6:::1]"; }
+	mode_is /var/mail/alice "alice:mail 660"
+
+	main=$(cx systemctl show -P MainPID smtpd-fast.service)
+	[ "$(cx cat "/proc/$main/comm")" = s6-tcpserver6d ] || fail "MainPID $main is $(cx cat "/proc/$main/comm")"
+	# Eight sessions from one address (-C 8) are held open; a ninth is
+	# closed without a greeting.
+	cx python3 - <<'PY' &
+import socket, time
+held = [socket.create_connection(("127.0.0.1", 25), 10) for _ in range(8)]
+for c in held:
+    assert c.recv(512).startswith(b"220 "), "no greeting"
+ninth = socket.create_connection(("127.0.0.1", 25), 10)
+assert ninth.recv(512) == b"", "a ninth session from one address"
+open("/run/fast-held", "w").close()
+# Held until the checks are done (at most a minute).
+for _ in range(600):
+    try:
+        open("/run/fast-release").close()
+        break
+    except OSError:
+        time.sleep(0.1)
+PY
+	local holder=$! i
+	for i in $(seq 100); do
+		cx test -e /run/fast-held && break
+		kill -0 "$holder" 2>/dev/null || { wait "$holder"; fail "the -C 8 limit does not hold"; }
+		sleep 0.1
+	done
+	cx test -e /run/fast-held || fail "the eight sessions did not open"
+	# (no procps in the tree: /proc itself)
+	pid=$(cx cat "/proc/$main/task/$main/children" | awk '{ print $NF }')
+	[ -n "$pid" ] && [ "$(cx cat "/proc/$pid/comm")" = smtpd ] || fail "no smtpd forked by $main"
+	[ "$(cx stat -c %U:%G "/proc/$pid")" = smtpd:mail ] ||
+	    fail "the session runs as $(cx stat -c %U:%G "/proc/$pid")"
+	cx grep -qx 'NoNewPrivs:[[:blank:]]*1' "/proc/$pid/status" || fail "session without NoNewPrivs"
+	cx grep -qx 'Seccomp:[[:blank:]]*2' "/proc/$pid/status" || fail "session without a system call filter"
+	cx grep -qx 'CapBnd:[[:blank:]]*0*' "/proc/$pid/status" || fail "session with capabilities"
+	[ "$(cx readlink "/proc/$pid/ns/net")" != "$(cx readlink /proc/1/ns/net)" ] || fail "session in the host's network"
+	[ "$(cx readlink "/proc/$pid/ns/mnt")" != "$(cx readlink /proc/1/ns/mnt)" ] || fail "session in the host's mounts"
+	! cx nsenter -t "$pid" -m touch /etc/smtpd-fast-probe 2>/dev/null || fail "the session's /etc is writable"
+	cx grep -q '/system.slice/smtpd-fast.service$' "/proc/$pid/cgroup" || fail "session in $(cx cat "/proc/$pid/cgroup")"
+	cx touch /run/fast-release
+	wait "$holder" || fail "the -C 8 limit does not hold"
+
+	log "systemd-analyze security smtpd-fast.service"
+	sec=$(cx systemd-analyze security --no-pager smtpd-fast.service 2>&1) || true
+	printf '%s\n' "$sec" | grep -e '✗' -e 'Overall' || true
+	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' <<<"$sec")
+	stated=$(sed -n '/^\.Ql systemd-analyze security smtpd-fast.service$/{n;s/^rates it \([0-9.]*\)\.$/\1/p;}' "$SRC/smtpd.8")
+	log "exposure $score, smtpd.8 states $stated"
+	[ -n "$score" ] && [ "$score" = "$stated" ] || fail "exposure $score is not smtpd.8's $stated"
+
+	# And back: the service goes with its socket.
+	cx systemctl start smtpd.socket || fail "smtpd.socket does not start beside smtpd-fast.socket"
+	[ "$(cx systemctl is-active smtpd.socket)" = active ] || fail "smtpd.socket is not back"
+	[ "$(cx systemctl is-active smtpd-fast.service)" = inactive ] || fail "smtpd-fast.service still runs"
+	cx systemctl disable smtpd-fast.socket
+	cx systemctl enable smtpd.socket
+}
+fast_check
+
 journal
-log "PASS: the units deliver, defer, run the queue and bounce under systemd; Postfix relays with SMTPUTF8, DSN and STARTTLS"
+log "PASS: the units deliver, defer, run the queue and bounce under systemd; Postfix relays with SMTPUTF8, DSN and STARTTLS; the fast path delivers"
