@@ -364,3 +364,36 @@ hostile() {
 		return 1
 	fi
 }
+
+# A program run as another user (setpriv, inetd's user field, a unit's
+# User=) may not reach the checkout: a clone in root's home or in a
+# mktemp -d directory is 0700, and so are bats' own directories.
+# reachable_copy FILE: print the path of a copy of FILE, with its mode, in
+# $BATS_TEST_TMPDIR/reach, a 0755 directory whose parents every user can
+# search; bats removes it with the test.
+reachable_copy() {
+	local dir=$BATS_TEST_TMPDIR/reach d
+	mkdir -p "$dir"
+	chmod 0755 "$dir"
+	d=${dir%/*}
+	while [ -n "$d" ]; do
+		chmod o+x "$d"
+		d=${d%/*}
+	done
+	cp -p "$1" "$dir/" && chmod a+r "$dir/${1##*/}" || return 1
+	printf '%s\n' "$dir/${1##*/}"
+}
+
+# smtpd_for USER: SMTPD becomes a copy of the binary that USER can run,
+# wherever the checkout is.  A wrapper script (test/valgrind) that USER
+# cannot reach is not copied: the test is skipped.
+smtpd_for() {
+	local g
+	g=$(id -g "$1") || return 1
+	if [ "$(head -c 2 "$SMTPD")" = '#!' ]; then
+		setpriv --reuid="$1" --regid="$g" --clear-groups test -x "$SMTPD" ||
+		    skip "$1 cannot run $SMTPD, a script in a directory it cannot reach"
+		return 0
+	fi
+	SMTPD=$(reachable_copy "$SMTPD")
+}
