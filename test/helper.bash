@@ -6,7 +6,7 @@ HOST=mx.test.example
 
 # Started as root, smtpd needs -u: the suite then runs it as nobody, who
 # owns the mail directory, so permission tests mean what they say.
-if [ "$(id -u)" = 0 ]; then
+if [ "$EUID" = 0 ]; then
 	SMTPD_USER=${SMTPD_USER:-nobody}
 fi
 # The options every test session starts with.
@@ -23,11 +23,12 @@ give_to_smtpd() {
 	[ -n "${SMTPD_USER-}" ] || return 0
 	for p in "$@"; do
 		chown -R "$SMTPD_USER" "$p"
-		d=$(dirname "$p")
+		# The parents, as dirname would name them, without a process each.
+		d=$p
 		dirs=()
-		while [ "$d" != / ] && [ "$d" != . ]; do
-			dirs+=("$d")
-			d=$(dirname "$d")
+		while [[ $d == */* ]]; do
+			d=${d%/*}
+			[ -z "$d" ] || dirs+=("$d")
 		done
 		[ "${#dirs[@]}" = 0 ] || chmod o+x "${dirs[@]}"
 	done
