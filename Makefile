@@ -44,10 +44,16 @@ check: smtpd test/ptyhelper
 	@if [ "$(SANITIZE)" = 1 ]; then $(MAKE) sanitize-check; \
 	else sh test/run; fi
 
-check-all: check-slow sanitize-check memcheck fuzz-run check-container
+check-all: check-slow check-anywhere sanitize-check memcheck fuzz-run \
+	check-container
 
 check-slow: smtpd test/ptyhelper
 	SLOW=only sh test/run
+
+# The quick suite from a copy of the checkout in a 0700 directory, and, as
+# root, also as a normal user from /tmp: tests must pass wherever they are.
+check-anywhere:
+	sh test/anywhere
 
 smtpd-san: $(OBJ:.o=.c) smtpd.h session.h reply.h
 	$(SAN_CC) $(SANFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
@@ -156,6 +162,6 @@ clean:
 	rm -f smtpd smtpd-san smtpd-static $(OBJ) test/ptyhelper fuzz/*.fuzz \
 	    $(BENCH_BIN)
 
-.PHONY: check check-all check-slow check-container sanitize-check memcheck \
+.PHONY: check check-all check-slow check-anywhere check-container sanitize-check memcheck \
 	fuzz fuzz-run demo lint install uninstall install-units uninstall-units \
 	static bench bench-tls bench-bin clean

@@ -111,6 +111,7 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 @test "-u and -r are refused when smtpd is not started as root" {
 	needs_root
 	needs setpriv
+	smtpd_for "$SMTPD_USER"
 	for opt in "-u $SMTPD_USER" "-r $BATS_TEST_TMPDIR"; do
 		# shellcheck disable=SC2086
 		run -1 --separate-stderr setpriv --reuid "$SMTPD_USER" --regid "$(id -g "$SMTPD_USER")" \
@@ -122,6 +123,7 @@ mount --bind /usr/share/zoneinfo/Asia/Tokyo /etc/localtime && exec "$@"' sh \
 @test "started as a normal user without -u, smtpd just runs" {
 	needs_root
 	needs setpriv
+	smtpd_for "$SMTPD_USER"
 	run -0 --separate-stderr setpriv --reuid "$SMTPD_USER" --regid "$(id -g "$SMTPD_USER")" \
 	    --clear-groups timeout 10 "$SMTPD" -d "$MAIL" -h "$HOST" < <(printf '%s\r\n' \
 	    "HELO client.example" "MAIL FROM:<a@b.example>" \

@@ -101,6 +101,7 @@ msgfile() {
 @test "inetd (the user line of inetd.conf.example): smtpd runs as the user without -u" {
 	needs inetd
 	needs_root
+	smtpd_for "$SMTPD_USER"
 	launch_inetd 2 -d "$MAIL" -h "$HOST"
 	open_session
 	check_dropped "$SESSION_PID" "$SMTPD_USER"

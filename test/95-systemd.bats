@@ -10,6 +10,8 @@ SRCDIR=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 setup() {
 	[ "$(id -u)" = 0 ] || skip "needs root to switch users"
 	smtp_setup
+	# The units run smtpd as their User=, who may not reach the checkout.
+	smtpd_for "$SMTPD_USER"
 	# The Maildir of bob fails temporarily: its copy goes to the queue.
 	chmod 0555 "$MAIL/bob/tmp"
 }
