@@ -215,7 +215,7 @@ f2b_check() {
 	# client whose address is unknown.
 	TCPREMOTEIP=198.51.100.1 run -0 --separate-stderr smtp_logged -- "EHLO client.example" \
 	    "MAIL FROM:<a@b.example> SIZE=999999999" "MAIL FROM:<a@b" "MAIL FROM:<a@b.example> FOO=bar" \
-	    "MAIL FROM:<a@b.example>" "RCPT TO:<$(pad 600)@$HOST>" QUIT
+	    "MAIL FROM:<a@b.example>" "RCPT TO:<$(pad 1100)@$HOST>" QUIT
 	codes_are 220 250 552 501 555 250 500 221
 	run -0 --separate-stderr smtp_logged -- "${q[@]}" "RCPT TO:<victim@elsewhere.example>" QUIT
 	codes_are 220 250 250 550 221
