@@ -81,18 +81,23 @@ number(const char *s, long min, long max, int opt)
 	return v;
 }
 
-/* The client address: socket peer, then $TCPREMOTEIP, then $REMOTE_ADDR. */
+/*
+ * An address of the connection into dst (of size dstsz), *v6 saying which
+ * family: from get (getpeername or getsockname) on fd 0, an IPv4 address
+ * mapped into IPv6 as IPv4; else from the first set of the variables
+ * env1, env2 that holds an address and nothing else.
+ */
 static void
-find_peer(void)
+find_addr(int (*get)(int, struct sockaddr *, socklen_t *), const char *env1,
+    const char *env2, char *dst, size_t dstsz, int *v6)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	const char *env;
-	char buf[sizeof(struct in6_addr) > INET6_ADDRSTRLEN ?
-	    sizeof(struct in6_addr) : INET6_ADDRSTRLEN];
+	char buf[INET6_ADDRSTRLEN];
 	const void *a = NULL;
 
-	if (getpeername(0, (struct sockaddr *)&ss, &sl) == 0) {
+	if (get(0, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET)
 			a = &((struct sockaddr_in *)&ss)->sin_addr;
 		else if (ss.ss_family == AF_INET6) {
@@ -107,23 +112,23 @@ find_peer(void)
 		}
 		if (a != NULL &&
 		    inet_ntop(ss.ss_family, a, buf, sizeof(buf)) != NULL) {
-			sanitize(conf.peer, sizeof(conf.peer), buf, sizeof(buf));
-			conf.peer6 = ss.ss_family == AF_INET6;
+			sanitize(dst, dstsz, buf, sizeof(buf));
+			*v6 = ss.ss_family == AF_INET6;
 			return;
 		}
 	}
-	if ((env = getenv("TCPREMOTEIP")) == NULL || *env == '\0')
-		env = getenv("REMOTE_ADDR");
+	if ((env = getenv(env1)) == NULL || *env == '\0')
+		env = env2 != NULL ? getenv(env2) : NULL;
 	if (env == NULL || *env == '\0')
 		return;
-	/* Only an address goes into Received: and the log. */
+	/* Only an address goes into Received:, the log and comparisons. */
 	if (inet_pton(AF_INET, env, buf) == 1)
-		conf.peer6 = 0;
+		*v6 = 0;
 	else if (inet_pton(AF_INET6, env, buf) == 1)
-		conf.peer6 = 1;
+		*v6 = 1;
 	else
 		return;
-	sanitize(conf.peer, sizeof(conf.peer), env, strlen(env));
+	sanitize(dst, dstsz, env, strlen(env));
 }
 
 /* A descriptor named by an environment variable: above 2 and open. */
@@ -175,52 +180,6 @@ find_tls(void)
 	if (conf.tlsneed && conf.tlsfd[0] < 0)
 		die("-S: no TLS front (SSL_PROTOCOL, or SSLCTLFD, SSLREADFD "
 		    "and SSLWRITEFD)");
-}
-
-/*
- * The address the client reached: the socket's own address (an IPv4
- * address mapped into IPv6 as IPv4), else $TCPLOCALIP, as tcpserver and
- * s6-tcpserver set it.  Address literals naming it are local.
- */
-static void
-find_local(void)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	const char *env = getenv("TCPLOCALIP");
-	const void *a = NULL;
-	char buf[INET6_ADDRSTRLEN];
-	int af = AF_INET6;
-
-	if (getsockname(0, (struct sockaddr *)&ss, &sl) == 0) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		if (ss.ss_family == AF_INET) {
-			a = &((struct sockaddr_in *)&ss)->sin_addr;
-			af = AF_INET;
-		} else if (ss.ss_family == AF_INET6 &&
-		    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			a = s6->sin6_addr.s6_addr + 12;
-			af = AF_INET;
-		} else if (ss.ss_family == AF_INET6)
-			a = &s6->sin6_addr;
-		if (a != NULL && inet_ntop(af, a, buf, sizeof(buf)) != NULL) {
-			sanitize(conf.local, sizeof(conf.local), buf,
-			    sizeof(buf));
-			conf.local6 = af == AF_INET6;
-			return;
-		}
-	}
-	/* Only an address: it is compared by value, never as text. */
-	if (env == NULL || strlen(env) >= sizeof(buf))
-		return;
-	if (inet_pton(AF_INET, env, buf) == 1)
-		conf.local6 = 0;
-	else if (inet_pton(AF_INET6, env, buf) == 1)
-		conf.local6 = 1;
-	else
-		return;
-	sanitize(conf.local, sizeof(conf.local), env, strlen(env));
 }
 
 /*
@@ -526,10 +485,14 @@ main(int argc, char *argv[])
 		die("atexit failed");
 	parse_options(argc, argv, &o);
 	zone_and_host(o.root);
-	find_peer();
+	/* The client: socket peer, then $TCPREMOTEIP, then $REMOTE_ADDR. */
+	find_addr(getpeername, "TCPREMOTEIP", "REMOTE_ADDR", conf.peer,
+	    sizeof(conf.peer), &conf.peer6);
 	if (o.queue == 0)
 		find_tls();
-	find_local();
+	/* What the client reached, for literals; tcpserver: $TCPLOCALIP. */
+	find_addr(getsockname, "TCPLOCALIP", NULL, conf.local,
+	    sizeof(conf.local), &conf.local6);
 	if (o.aliases != NULL)
 		alias_load(o.aliases);
 	drop_privileges(o.user, o.root);
