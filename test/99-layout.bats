@@ -3,9 +3,21 @@
 
 load helper
 
-# Compile every file of the Makefile's OBJ line into the test's directory.
+# objects: every object of the Makefile's OBJ line in the test's
+# directory: the ones make built (for make check) when each is newer than
+# its source and the headers, else compiled afresh.
 objects() {
-	local top=$BATS_TEST_DIRNAME/.. o
+	local top=$BATS_TEST_DIRNAME/.. o h built=()
+	for o in $(sed -n 's/^OBJ[	 ]*=//p' "$top/Makefile"); do
+		for h in "$top/${o%.o}.c" "$top"/*.h; do
+			[ "$top/$o" -nt "$h" ] || built=(stale)
+		done
+		[ "${built[0]-}" = stale ] || built+=("$top/$o")
+	done
+	if [ "${built[0]-}" != stale ]; then
+		ln -s "${built[@]}" "$BATS_TEST_TMPDIR/"
+		return
+	fi
 	for o in $(sed -n 's/^OBJ[	 ]*=//p' "$top/Makefile"); do
 		${CC:-cc} -std=c99 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
 			-c -o "$BATS_TEST_TMPDIR/$o" "$top/${o%.o}.c" || return 1

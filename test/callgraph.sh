@@ -11,22 +11,29 @@ tmp=${TMPDIR:-/tmp}/callgraph.$$
 trap 'rm -f "$tmp".*' EXIT
 fail=0
 
+# One nm for all objects: "DIR/X.o:VALUE TYPE NAME", or "DIR/X.o: U NAME"
+# for a symbol X.o leaves undefined.  The edges X Y, then the graph: one
+# line per object in name order, its callees sorted.
+nm -A -g "$dir"/*.o | awk '
+{
+	f = $1; sub(/:.*/, "", f); sub(/.*\//, "", f); sub(/\.o$/, "", f)
+	if ($(NF - 1) == "U")
+		undef[f, $NF] = 1
+	else if ($(NF - 1) !~ /^[wv]$/)
+		def[$NF] = f
+}
+END {
+	for (k in undef) {
+		split(k, p, SUBSEP)
+		if ((p[2] in def) && def[p[2]] != p[1])
+			print p[1], def[p[2]]
+	}
+}' | sort -u >"$tmp.edges"
 for o in "$dir"/*.o; do
-	nm --defined-only -g "$o" | awk -v f="$(basename "$o" .o)" \
-	    '{ print $3, f }'
-done | sort >"$tmp.defs"
-
-for o in "$dir"/*.o; do
-	f=$(basename "$o" .o)
-	nm -u "$o" | awk '{ print $NF }' | sort -u |
-	    join - "$tmp.defs" | awk -v f="$f" '$2 != f { print f, $2 }'
-done | sort -u >"$tmp.edges"
-
-for o in "$dir"/*.o; do
-	f=$(basename "$o" .o)
-	printf '%s:%s\n' "$f" "$(awk -v f="$f" '$1 == f { printf " %s", $2 }' \
-	    "$tmp.edges")"
-done | tee "$tmp.graph"
+	f=${o##*/}
+	echo "${f%.o}"
+done | awk 'NR == FNR { callees[$1] = callees[$1] " " $2; next }
+	{ print $1 ":" callees[$1] }' "$tmp.edges" - | tee "$tmp.graph"
 
 # tsort reports a loop on stderr; each pair also lists itself so that
 # files without edges are still nodes.
@@ -57,14 +64,21 @@ fi
 # The picture: " *	X.c	-> callees" lines, callees in any order; conf
 # is read by all and left out, "-" means none.
 sed -n '1,/\*\//p' "$src/smtpd.h" |
-    sed -n 's/^ \*[	 ]*\([a-z]*\)\.c[	 ]*->\(.*\)$/\1:\2/p' |
-    while IFS=: read -r f callees; do
-	printf '%s:' "$f"
-	for c in $(printf '%s\n' $callees | sort); do
-		[ "$c" = - ] || printf ' %s' "$c"
-	done
-	echo
-done | sort >"$tmp.picture"
+    sed -n 's/^ \*[	 ]*\([a-z]*\)\.c[	 ]*->\(.*\)$/\1 \2/p' |
+    awk '{
+	n = 0
+	for (i = 2; i <= NF; i++)
+		if ($i != "-")
+			c[++n] = $i
+	for (i = 2; i <= n; i++)	# insertion sort: a handful of names
+		for (j = i; j > 1 && c[j - 1] > c[j]; j--) {
+			t = c[j]; c[j] = c[j - 1]; c[j - 1] = t
+		}
+	line = $1 ":"
+	for (i = 1; i <= n; i++)
+		line = line " " c[i]
+	print line
+}' | sort >"$tmp.picture"
 sed 's/ conf\b//g' "$tmp.graph" | grep -v '^conf:' | sort >"$tmp.actual"
 if ! diff -u "$tmp.picture" "$tmp.actual" >&2; then
 	echo "callgraph: smtpd.h's picture differs from the objects (+)" >&2
