@@ -40,14 +40,14 @@ dsn.o: reply.h
 .c.o:
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
 
-check: smtpd test/ptyhelper
+check: smtpd test/ptyhelper test/logsink
 	@if [ "$(SANITIZE)" = 1 ]; then $(MAKE) sanitize-check; \
 	else sh test/run; fi
 
 check-all: check-slow check-anywhere sanitize-check memcheck fuzz-run \
 	check-container
 
-check-slow: smtpd test/ptyhelper
+check-slow: smtpd test/ptyhelper test/logsink
 	SLOW=only sh test/run
 
 # The quick suite from a copy of the checkout in a 0700 directory, and, as
@@ -59,12 +59,12 @@ smtpd-san: $(OBJ:.o=.c) smtpd.h session.h reply.h
 	$(SAN_CC) $(SANFLAGS) $(CPPFLAGS) -o $@ $(OBJ:.o=.c)
 
 # Leaks are memcheck's part: LeakSanitizer needs /proc, which a -r jail lacks.
-sanitize-check: smtpd-san test/ptyhelper
+sanitize-check: smtpd-san test/ptyhelper test/logsink
 	ASAN_OPTIONS=exitcode=99:abort_on_error=0:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
 	SMTPD_NO_RSS=1 SMTPD=$$PWD/smtpd-san SLOW=1 sh test/run
 
-memcheck: smtpd test/ptyhelper
+memcheck: smtpd test/ptyhelper test/logsink
 	SMTPD_NO_RSS=1 sh test/memcheck
 
 fuzz: fuzz/session.fuzz fuzz/path.fuzz fuzz/proxy.fuzz
@@ -105,6 +105,8 @@ bench/source: bench/source.c
 
 test/ptyhelper: test/ptyhelper.c
 	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ test/ptyhelper.c $(LDLIBS)
+test/logsink: test/logsink.c
+	$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ test/logsink.c $(LDLIBS)
 
 demo: smtpd
 	sh test/demo
@@ -159,7 +161,7 @@ uninstall-units:
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/smtpd.conf
 
 clean:
-	rm -f smtpd smtpd-san smtpd-static $(OBJ) test/ptyhelper fuzz/*.fuzz \
+	rm -f smtpd smtpd-san smtpd-static $(OBJ) test/ptyhelper test/logsink fuzz/*.fuzz \
 	    $(BENCH_BIN)
 
 .PHONY: check check-all check-slow check-anywhere check-container sanitize-check memcheck \

@@ -28,7 +28,7 @@ received() {
 	head -n 1 "$MAIL/alice" | grep -q '^From a@b\.example '
 	from=$(mbox_msg "$MAIL/alice" 1 from)
 	[[ $from == "a@b.example "* ]]
-	python3 -c 'import sys, time; time.strptime(sys.argv[1], "%a %b %d %H:%M:%S %Y")' "${from#a@b.example }"
+	python3 -S -c 'import sys, time; time.strptime(sys.argv[1], "%a %b %d %H:%M:%S %Y")' "${from#a@b.example }"
 	smtp_ok
 }
 
@@ -56,7 +56,7 @@ received() {
 	echo "Received: $rcvd" >&2
 	re='^from client\.example \(\[192\.0\.2\.7\]\).* by mx\.test\.example( \([^)]*\))? with SMTP id [^ ;]+.*; (.+)$'
 	[[ $rcvd =~ $re ]]
-	python3 -c 'import email.utils, sys; email.utils.parsedate_to_datetime(sys.argv[1])' "${BASH_REMATCH[2]}"
+	python3 -S -c 'import email.utils, sys; email.utils.parsedate_to_datetime(sys.argv[1])' "${BASH_REMATCH[2]}"
 	[[ $rcvd == *"for <alice@mx.test.example>"* ]]
 }
 
@@ -302,12 +302,12 @@ received() {
 @test "an fcntl lock held by another process gives 451 4.3.0 after -w seconds" {
 	printf '%s\r\n' "HELO client.example" "MAIL FROM:<a@b.example>" \
 	    "RCPT TO:<alice@mx.test.example>" DATA "${MSG[@]}" . QUIT >"$BATS_TEST_TMPDIR/in"
-	run -0 --separate-stderr python3 -c '
+	run -0 --separate-stderr python3 -S -c '
 import fcntl, subprocess, sys
 with open(sys.argv[1], "r+") as f:
     fcntl.lockf(f, fcntl.LOCK_EX)
     sys.exit(subprocess.run(sys.argv[2:]).returncode)
-' "$MAIL/alice" timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 1 \
+' "$MAIL/alice" timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -w 1 \
 	    <"$BATS_TEST_TMPDIR/in"
 	smtp_ok 220 250 250 250 354 451 221
 	esc_is 6 4.3.0

@@ -165,8 +165,7 @@ diamond() {
 
 @test "an expansion that meets too many names is logged" {
 	load launch
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	needs_log
 	diamond "$BATS_TEST_TMPDIR/diamond"
 	run -0 --separate-stderr smtp_logged -a "$BATS_TEST_TMPDIR/diamond" -- "HELO c" \
 		"MAIL FROM:<s@c.example>" "RCPT TO:<n0@$HOST>" QUIT
@@ -187,8 +186,7 @@ diamond() {
 
 @test "a CR inside a bad aliases line reaches the log escaped" {
 	load launch
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	needs_log
 	printf 'x: bob\rcarol\r\n' >"$BATS_TEST_TMPDIR/bad"
 	run -1 --separate-stderr smtp_logged -a "$BATS_TEST_TMPDIR/bad" -- QUIT
 	smtp_ok 421

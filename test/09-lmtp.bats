@@ -45,7 +45,7 @@ load launch
 	needs systemd-socket-activate
 	chmod 000 "$MAIL/bob/tmp"
 	launch_socket_activate -L -d "$MAIL" -h "$HOST"
-	run -0 python3 - "$PORT" "$HOST" <<'PY'
+	run -0 python3 -S - "$PORT" "$HOST" <<'PY'
 import smtplib, sys
 port, host = int(sys.argv[1]), sys.argv[2]
 c = smtplib.LMTP("127.0.0.1", port)

@@ -11,7 +11,7 @@ teardown() {
 
 # runq OPTIONS: one queue run (or -p listing) over $MAIL.
 runq() {
-	timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
+	timeout 20 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" "$@"
 }
 
 # mixed SENDER OPTIONS -- BODY...: one transaction from SENDER to alice and bob.
@@ -32,14 +32,23 @@ fix_bob() {
 	chmod 0755 "$MAIL/bob/tmp"
 }
 
-# entries: the names of the queue entries, one per line.
+# entries: the names of the queue entries (regular files, not tmp.*), one
+# per line in name order; entry_count: how many.  Globs, not processes.
 entries() {
-	[ -d "$MAIL/.queue" ] || return 0
-	find "$MAIL/.queue" -maxdepth 1 -type f ! -name 'tmp.*' -printf '%f\n' | sort
+	local f
+	for f in "$MAIL/.queue"/.[!.]* "$MAIL/.queue"/*; do
+		[ -f "$f" ] && [ ! -L "$f" ] && [[ ${f##*/} != tmp.* ]] &&
+		    printf '%s\n' "${f##*/}"
+	done
+	return 0
 }
 
 entry_count() {
-	entries | wc -l | tr -d ' '
+	local n=0 f
+	for f in "$MAIL/.queue"/.[!.]* "$MAIL/.queue"/*; do
+		[ -f "$f" ] && [ ! -L "$f" ] && [[ ${f##*/} != tmp.* ]] && n=$((n + 1))
+	done
+	echo "$n"
 }
 
 # Reads message N of an mbox with Python's email package and prints what
@@ -66,7 +75,7 @@ print("subject", email.message_from_string(hdrs)["Subject"])
 '
 
 report() {
-	python3 -c "$PY_REPORT" "$@"
+	python3 -S -c "$PY_REPORT" "$@"
 }
 
 @test "a mixed outcome answers 250 2.0.0 and queues only the failed recipient" {
@@ -241,12 +250,12 @@ report() {
 	run -0 --separate-stderr mixed "a@b.example" -- "${MSG[@]}"
 	fix_bob
 	entry=$MAIL/.queue/$(entries)
-	run -0 python3 -c '
+	run -0 python3 -S -c '
 import fcntl, subprocess, sys
 f = open(sys.argv[1], "r+")
 fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
 sys.exit(subprocess.call(sys.argv[2:]))
-' "$entry" timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -q -F
+' "$entry" timeout 20 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -q -F
 	count_is 0 maildir_count "$MAIL/bob"
 	count_is 1 entry_count
 	run -0 --separate-stderr runq -q -F
@@ -289,7 +298,7 @@ sys.exit(subprocess.call(sys.argv[2:]))
 	codes_are 220 250 250 250 250 354 250 221
 	count_is 1 entry_count
 	# The runner's delivery child waits for the dotlock; kill both.
-	setsid "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -q -F -w 60 3>&- &
+	setsid "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -q -F -w 60 3>&- &
 	pid=$!
 	BG_PIDS=$pid
 	timeout 10 sh -c "until pgrep -P $pid >/dev/null; do :; done"
@@ -474,7 +483,7 @@ sys.exit(subprocess.call(sys.argv[2:]))
 	break_bob
 	run -0 --separate-stderr mixed "a@b.example" -- "${MSG[@]}"
 	entry=$MAIL/.queue/$(entries)
-	run -0 python3 -c '
+	run -0 python3 -S -c '
 import fcntl, subprocess, sys
 f = open(sys.argv[1], "r+")
 fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -485,7 +494,7 @@ sys.exit(subprocess.call(sys.argv[2:]))
 
 @test "a client that learned the message id cannot forge a MIME part in a bounce" {
 	# The id of the second message follows from the first one's 250.
-	run -0 --separate-stderr python3 -c '
+	run -0 --separate-stderr python3 -S -c '
 import subprocess, sys
 host = sys.argv[1]
 p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -513,7 +522,7 @@ say("DATA")
 print(say("Delivered-To: bob@%s" % host, "Subject: two",
     "--=_smtpd_" + guess, "Content-Type: text/html", "", "body", "."))
 say("QUIT")
-' "$HOST" timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST"
+' "$HOST" timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST"
 	[[ $output == "250 2.0.0 "* ]]
 	smtp_ok
 	count_is 3 mbox_count "$MAIL/alice"

@@ -154,7 +154,7 @@ utf8_session() {
 
 # Python's smtplib, talking to smtpd over a socket pair.
 @test "smtplib sends with mail_options=['SMTPUTF8']" {
-	run -0 --separate-stderr python3 - "$SMTPD" "$MAIL" "$HOST" $(smtpd_user_opt) <<'PY'
+	run -0 --separate-stderr python3 -S - "$SMTPD" "$MAIL" "$HOST" "${SMTPD_UOPT[@]}" <<'PY'
 import smtplib, socket, subprocess, sys
 smtpd, mail, host, opts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 ours, theirs = socket.socketpair()
@@ -185,7 +185,7 @@ PY
 	count_is 1 mbox_count "$MAIL/alice"
 	count_is 0 mbox_count "$MAIL/用户"
 	count_is 1 mbox_count "$MAIL/josé"
-	run -0 python3 - "$MAIL/josé" <<'PY'
+	run -0 python3 -S - "$MAIL/josé" <<'PY'
 import email, email.policy, sys
 raw = open(sys.argv[1], "rb").read().split(b"\n", 1)[1]
 msg = email.message_from_bytes(raw, policy=email.policy.default)

@@ -7,7 +7,7 @@ load helper
 
 # A message split into chunks at every position is stored as DATA stores it.
 @test "chunk boundaries anywhere give what DATA gives" {
-	run -0 --separate-stderr python3 - "$SMTPD" "$MAIL" "$HOST" $(smtpd_user_opt) <<'PY'
+	run -0 --separate-stderr python3 -S - "$SMTPD" "$MAIL" "$HOST" "${SMTPD_UOPT[@]}" <<'PY'
 import os, subprocess, sys
 smtpd, mail, host, opts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 msg = b"Subject: split\r\nX: a\rb\r\n\r\n.dot\r\nFrom me\r\n\r\nend\r\n"

@@ -160,7 +160,7 @@ chunk() {
 @test "-T bounds the reads of a chunk" {
 	run -0 --separate-stderr bash -c '{ printf "%b" "$1"; sleep 4; } |
 	    timeout 10 "${@:2}" -h mx.test.example -t 8 -T 1' _ \
-	    "${START}BDAT 100 LAST\r\nSubject: t\r\n" "$SMTPD" $(smtpd_user_opt) -d "$MAIL"
+	    "${START}BDAT 100 LAST\r\nSubject: t\r\n" "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL"
 	codes_are 220 250 250 250 421
 	esc_is 5 4.4.2
 }
@@ -168,7 +168,7 @@ chunk() {
 @test "-T counts from the first chunk of the message" {
 	run -0 --separate-stderr bash -c '{ printf "%b" "$1"; sleep 2; printf "%b" "$2"; sleep 4; } |
 	    timeout 10 "${@:3}" -h mx.test.example -t 8 -T 1' _ \
-	    "${START}BDAT 3\r\na:b" "BDAT 5 LAST\r\nx" "$SMTPD" $(smtpd_user_opt) -d "$MAIL"
+	    "${START}BDAT 3\r\na:b" "BDAT 5 LAST\r\nx" "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL"
 	codes_are 220 250 250 250 250 421
 }
 

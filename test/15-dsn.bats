@@ -7,7 +7,7 @@ MSG=("Subject: dsn" "" "hello")
 
 # runq OPTIONS: one queue run over $MAIL.
 runq() {
-	timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
+	timeout 20 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" "$@"
 }
 
 # tx MAIL-ARGS RCPT-LINE... -- BODY...: EHLO, one transaction, QUIT.
@@ -62,7 +62,7 @@ print("returned", parts[2].get_content_type(),
 '
 
 dsn() {
-	python3 -c "$PY_DSN" "$@"
+	python3 -S -c "$PY_DSN" "$@"
 }
 
 @test "EHLO and LHLO advertise DSN" {

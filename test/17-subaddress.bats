@@ -125,7 +125,7 @@ rcpts() {
 	chmod 0644 "$BATS_TEST_TMPDIR/utmp"
 	run -0 --separate-stderr timeout 10 "$PTYHELPER" -f "$BATS_TEST_TMPDIR/utmp" -n alice \
 	    -c "$BATS_TEST_TMPDIR/tty.out" -o "$(stat -c %u "$MAIL/alice")" -- \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -U "$BATS_TEST_TMPDIR/utmp" -e + \
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -U "$BATS_TEST_TMPDIR/utmp" -e + \
 	    < <(lines "HELO c" "SEND FROM:<carol@client.example>" "RCPT TO:<alice+chat@$HOST>" \
 	    DATA "hi there" . QUIT)
 	smtp_ok 220 250 250 250 354 250 221
@@ -142,8 +142,7 @@ rcpts() {
 }
 
 @test "-e is listed in the usage message" {
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	needs_log
 	run -1 --separate-stderr logged "$SMTPD" -x </dev/null
 	log_has '\[-e delimiters\]'
 }

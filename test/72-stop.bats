@@ -27,7 +27,7 @@ setup() {
 
 @test "SIGTERM during the first of two copies: it is finished, the second is queued, not begun" {
 	mkmbox carol
-	python3 - "$BATS_TEST_TMPDIR/in" <<'PY'
+	python3 -S - "$BATS_TEST_TMPDIR/in" <<'PY'
 import sys
 body = "".join("line %05d %s\r\n" % (i, "x" * 66) for i in range(2100))
 open(sys.argv[1], "w").write("HELO c\r\nMAIL FROM:<a@b.example>\r\n"
@@ -35,13 +35,13 @@ open(sys.argv[1], "w").write("HELO c\r\nMAIL FROM:<a@b.example>\r\n"
     "DATA\r\nSubject: big\r\n\r\n" + body + ".\r\nQUIT\r\n")
 PY
 	slowed
-	run --separate-stderr python3 "$BATS_TEST_DIRNAME/fixtures/stop.py" TERM 2 all \
+	run --separate-stderr python3 -S "$BATS_TEST_DIRNAME/fixtures/stop.py" TERM 2 all \
 	    "$MAIL/alice" "$BATS_TEST_TMPDIR/in" -- "${SLOWED[@]}"
 	echo "$output$stderr"
 	[[ $output == "ok SIGTERM at 2 (all): copy whole, codes 220 250 250 250 250 354 250" ]]
 	[ ! -s "$MAIL/carol" ]
 	[ "$(find "$MAIL/.queue" -type f ! -name 'tmp.*' | wc -l)" -eq 1 ]
-	run --separate-stderr timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -q -F
+	run --separate-stderr timeout 20 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -q -F
 	count_is 1 mbox_count "$MAIL/carol"
 	count_is 1 mbox_count "$MAIL/alice"
 }

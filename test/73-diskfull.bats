@@ -20,7 +20,7 @@ limited() {
 	shift
 	split_opts "$@"
 	lines "${ARGS[@]}" | timeout 10 prlimit --fsize="$lim" \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${OPTS[@]}"
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" "${OPTS[@]}"
 }
 
 setup() {

@@ -37,8 +37,8 @@ setup() {
 }
 
 @test "a command line sent one byte a second is cut off with 421 by -t" {
-	run -0 --separate-stderr timeout 60 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
-	    drip command -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -t 2
+	run -0 --separate-stderr timeout 60 python3 -S "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
+	    drip command -- "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -t 2
 	echo "$output"
 	[[ $output =~ ^exit=0\ sent=([0-9]+)\ of\ 27\ codes=220\ 421$ ]]
 	# Cut off long before the line was complete.
@@ -46,8 +46,8 @@ setup() {
 }
 
 @test "a DATA phase sent one byte a second is cut off with 421 by -T, nothing stored" {
-	run -0 --separate-stderr timeout 60 python3 "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
-	    drip data -- "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -t 3 -T 2
+	run -0 --separate-stderr timeout 60 python3 -S "$BATS_TEST_DIRNAME/fixtures/mailtest.py" \
+	    drip data -- "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -t 3 -T 2
 	echo "$output"
 	[[ $output =~ ^exit=0\ sent=([0-9]+)\ of\ 53\ codes=220\ 250\*3\ 354\ 421$ ]]
 	[ "${BASH_REMATCH[1]}" -lt 30 ]

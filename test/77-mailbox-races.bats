@@ -44,8 +44,8 @@ sys.stdout.buffer.write(p.communicate()[0])
 reader_races() {
 	[ -r /proc/locks ] || skip "needs /proc/locks"
 	session_input >"$BATS_TEST_TMPDIR/in"
-	run --separate-stderr python3 -c "$PY_READER" "$1" "$MAIL/alice" "$BATS_TEST_TMPDIR/in" \
-	    timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 5
+	run --separate-stderr python3 -S -c "$PY_READER" "$1" "$MAIL/alice" "$BATS_TEST_TMPDIR/in" \
+	    timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -w 5
 }
 
 @test "a mailbox a reader replaces while smtpd waits for its lock gets the message at its path" {
@@ -180,7 +180,7 @@ needs_strace() {
 # big_input LINES [TEXT]: a session sending one message of LINES lines of
 # 78 bytes to alice (so 160 KB is 2100 lines), the first body line TEXT.
 big_input() {
-	python3 -c '
+	python3 -S -c '
 import sys
 n, first = int(sys.argv[1]), sys.argv[2]
 body = first + "\r\n" + "".join("line %05d %s\r\n" % (i, "x" * 66) for i in range(n))
@@ -195,7 +195,7 @@ killed_at() {
 	big_input "${2:-20}" "${3-first line}" >"$BATS_TEST_TMPDIR/big"
 	run --separate-stderr strace -f -o /dev/null -P "$MAIL/alice" -e trace=write \
 	    -e inject=write:signal=KILL:when="$1" \
-	    timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" <"$BATS_TEST_TMPDIR/big"
+	    timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" <"$BATS_TEST_TMPDIR/big"
 	codes_are 220 250 250 250 354 451 221
 	[ -s "$MAIL/alice.lock" ]
 }
@@ -213,7 +213,7 @@ fcntl.lockf(fd, fcntl.LOCK_UN)
 @test "a message an fcntl-only writer appends after a delivery killed at its first write is kept" {
 	killed_at 1
 	[ ! -s "$MAIL/alice" ]
-	python3 -c "$PY_APPEND" "$MAIL/alice" "$OTHER"
+	python3 -S -c "$PY_APPEND" "$MAIL/alice" "$OTHER"
 	dead_tail_kept
 	grep -qx 'keep me' "$MAIL/alice"
 	count_is 2 mbox_count "$MAIL/alice"
@@ -223,7 +223,7 @@ fcntl.lockf(fd, fcntl.LOCK_UN)
 	killed_at 2 2100
 	[ "$(stat -c %s "$MAIL/alice")" -eq 65536 ]
 	[ -n "$(tail -c 1 "$MAIL/alice" | tr -d '\n')" ]	# it ends mid-line
-	python3 -c "$PY_APPEND" "$MAIL/alice" "$OTHER"
+	python3 -S -c "$PY_APPEND" "$MAIL/alice" "$OTHER"
 	dead_tail_kept
 	grep -q 'keep me' "$MAIL/alice"
 }
@@ -284,10 +284,10 @@ sys.stdout.write(p.communicate()[0].decode())
 	session_input >"$BATS_TEST_TMPDIR/in"
 	# The next delivery's writes to the mbox are slowed down, so that the
 	# probe tries the lock while smtpd writes its copy.
-	run --separate-stderr python3 -c "$PY_PROBE" "$MAIL/alice" "$BATS_TEST_TMPDIR/in" "$OTHER" \
+	run --separate-stderr python3 -S -c "$PY_PROBE" "$MAIL/alice" "$BATS_TEST_TMPDIR/in" "$OTHER" \
 	    strace -f -o /dev/null -P "$MAIL/alice" -e trace=write \
 	    -e inject=write:delay_enter=1000000:when=1 \
-	    timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 5
+	    timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -w 5
 	echo "$stderr"
 	[ "$stderr" = "probe locked out" ]
 	codes_are 220 250 250 250 354 250 221
@@ -307,7 +307,7 @@ sys.stdout.write(p.communicate()[0].decode())
 	run --separate-stderr strace -f -o /dev/null -P "$MAIL/alice.lock" \
 	    -e inject=open,openat:signal=KILL:when=2 \
 	    -e inject=unlink,unlinkat:signal=KILL:when=1 \
-	    timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 1 <"$BATS_TEST_TMPDIR/in"
+	    timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -w 1 <"$BATS_TEST_TMPDIR/in"
 	codes_are 220 250 250 250 354 451 221
 	[ -e "$MAIL/alice.lock" ]
 	[ -s "$MAIL/alice.lock" ]
@@ -346,8 +346,7 @@ shared_dir() {
 
 @test "a lock another user left in a sticky mail directory is a logged temporary failure" {
 	shared_dir
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	needs_log
 	install -m 0600 -o 4242 /dev/null "$MAIL/alice.lock"
 	touch -d '1 hour ago' "$MAIL/alice.lock"
 	run -0 --separate-stderr smtp_logged -w 1 -- "HELO c" "MAIL FROM:<a@b.example>" \

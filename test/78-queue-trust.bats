@@ -8,7 +8,7 @@ MSG=("Subject: queued" "" "hello")
 
 # runq OPTIONS: one queue run (or -p listing) over $MAIL.
 runq() {
-	timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
+	timeout 20 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" "$@"
 }
 
 # forge DIR NAME: a well-formed entry in DIR for alice, due now, from a
@@ -30,7 +30,7 @@ own_queue() {
 # watched PATHS -- COMMAND...: runs the command and prints "opened" if
 # any of the comma-separated PATHS was opened meanwhile, else "untouched".
 watched() {
-	python3 -c '
+	python3 -S -c '
 import ctypes, os, subprocess, sys
 libc = ctypes.CDLL(None, use_errno=True)
 fd = libc.inotify_init1(os.O_NONBLOCK)
@@ -144,10 +144,10 @@ sys.exit(rc)
 	give_to_smtpd "$MAIL/.queue/fifo"
 	chmod 0600 "$MAIL/.queue/fifo"
 	run -0 --separate-stderr watched "$MAIL/.queue/fifo" -- timeout 20 \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -q -F
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -q -F
 	[ "$output" = untouched ]
 	run -0 --separate-stderr watched "$MAIL/.queue/fifo" -- timeout 20 \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -p
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -p
 	[ "$output" = untouched ]
 	[ -p "$MAIL/.queue/fifo" ]
 }

@@ -14,7 +14,7 @@ unread() {
 	printf 'HELP\r\n%.0s' {1..20000} >"$in"
 	run --separate-stderr "$@" bash -c \
 	    'exec 5<>"$0" && in=$1 && shift && exec "$@" <"$in" >&5' \
-	    "$fifo" "$in" timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" \
+	    "$fifo" "$in" timeout 20 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" \
 	    -h "$HOST" -t 1
 }
 
@@ -25,8 +25,7 @@ unread() {
 }
 
 @test "a write that times out is logged" {
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	needs_log
 	unread logged
 	[ "$status" -eq 1 ]
 	log_has 'client=local error=write-timeout'
@@ -37,7 +36,7 @@ unread() {
 		printf "HELO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@mx.test.example>\r\nDATA\r\n"
 		for i in 1 2 3 4 5 6 7 8 9 10; do printf x; sleep 0.4; done
 		printf "\r\n.\r\nQUIT\r\n"
-	} | timeout 10 "$@" -h mx.test.example -t 1' _ "$SMTPD" $(smtpd_user_opt) -d "$MAIL"
+	} | timeout 10 "$@" -h mx.test.example -t 1' _ "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL"
 	smtp_ok 220 250 250 250 354 421
 	esc_is 6 4.4.2
 	[ ! -s "$MAIL/alice" ]
@@ -48,6 +47,6 @@ unread() {
 		printf "HELO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@mx.test.example>\r\nDATA\r\n"
 		for i in 1 2 3 4 5 6 7 8; do printf "line %s\r\n" $i; sleep 0.4; done
 		printf ".\r\nQUIT\r\n"
-	} | timeout 10 "$@" -h mx.test.example -t 2' _ "$SMTPD" $(smtpd_user_opt) -d "$MAIL"
+	} | timeout 10 "$@" -h mx.test.example -t 2' _ "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL"
 	smtp_ok 220 250 250 250 354 250 221
 }

@@ -17,7 +17,7 @@ teardown() {
 
 @test "Python smtplib delivers to an mbox and a Maildir user over TCP" {
 	# smtplib dot-stuffs the line ".dot" itself; smtpd must store ".dot".
-	run -0 --separate-stderr timeout 20 python3 -c '
+	run -0 --separate-stderr timeout 20 python3 -S -c '
 import smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
 code, msg = s.ehlo("client.example")

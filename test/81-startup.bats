@@ -65,8 +65,7 @@ startup_fails() {
 }
 
 @test "a start-up failure is logged in one line" {
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	needs_log
 	run --separate-stderr smtp_logged -x -- QUIT
 	startup_fails
 	log_has 'bad option'

@@ -32,15 +32,14 @@ front() {
 	printf -v clear '%b' "$1"
 	printf -v tls '%b' "$2"
 	shift 2
-	FRONT_CMD=(timeout 20 python3 "$FRONT" "${fopt[@]}" "$clear" "$tls" --
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@")
+	FRONT_CMD=(timeout 20 python3 -S "$FRONT" "${fopt[@]}" "$clear" "$tls" --
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" "$@")
 	"${FRONT_CMD[@]}"
 }
 
 # front_logged ...: front, with the syslog caught (needs root).
 front_logged() {
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	needs_log
 	front "$@" >/dev/null 2>&1 || true
 	logged "${FRONT_CMD[@]}"
 }
@@ -204,7 +203,7 @@ launch_tls() {
 	PORT=$(free_port)
 	launch "status: 0/" env "${TLSENV[@]}" tcpserver -v -R -H -l 0 -c 4 \
 	    127.0.0.1 "$PORT" "$front" -S -K 10000 \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" "$@"
 }
 
 BODY=$'Subject: tls\r\n\r\nline one\r\n.dot\r\n\r\nlast line'
@@ -243,7 +242,7 @@ stored_exactly() {
 @test "s6-ucspitlsd: Python smtplib starttls() delivers, and pipelined clear text is not run" {
 	needs_s6
 	launch_tls "$S6BIN/s6-ucspitlsd"
-	run -0 timeout 30 python3 -c '
+	run -0 timeout 30 python3 -S -c '
 import smtplib, socket, ssl, sys
 port, body = int(sys.argv[1]), sys.argv[2].encode()
 ctx = ssl.create_default_context()
@@ -293,7 +292,7 @@ for first in (b"", b"EHLO client.example\r\n"):
 @test "s6-tlsd (implicit TLS, port 465): smtplib SMTP_SSL delivers and Received: says ESMTPS" {
 	needs_s6
 	launch_tls "$S6BIN/s6-tlsd"
-	run -0 timeout 30 python3 -c '
+	run -0 timeout 30 python3 -S -c '
 import smtplib, ssl, sys
 ctx = ssl.create_default_context()
 ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE

@@ -18,11 +18,6 @@ teardown() {
 	[ -z "${HAPROXY-}" ] || kill "$HAPROXY" 2>/dev/null || true
 }
 
-needs_log() {
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
-}
-
 # px [OPTIONS]: a session behind the front 127.0.0.1 (-P 127.0.0.0/8),
 # fed stdin as it is.  pxl: the same, its syslog caught afresh in
 # $BATS_TEST_TMPDIR/syslog when mount namespaces allow it.
@@ -32,8 +27,8 @@ px() {
 
 pxl() {
 	rm -f "$BATS_TEST_TMPDIR/syslog"
-	if unshare -m true 2>/dev/null; then
-		TCPREMOTEIP=127.0.0.1 logged timeout 10 "$SMTPD" $(smtpd_user_opt) \
+	if can_log; then
+		TCPREMOTEIP=127.0.0.1 logged timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" \
 		    -d "$MAIL" -h "$HOST" -P 127.0.0.0/8 "$@"
 	else
 		px "$@"
@@ -50,7 +45,7 @@ mail_lines() {
 # through $PX (px, or pxl for the log).
 PX=px
 v2() {
-	{ python3 "$PXHDR" "$@"; mail_lines; } | "$PX"
+	{ python3 -S "$PXHDR" "$@"; mail_lines; } | "$PX"
 }
 
 received() {
@@ -150,7 +145,7 @@ refused() {
 # dribble: stdin to stdout, the header (up to the first SMTP line, EHLO)
 # one byte per write, as a front that sends it in pieces, then the rest.
 dribble() {
-	python3 -c '
+	python3 -S -c '
 import os, sys, time
 data = sys.stdin.buffer.read()
 cut = data.index(b"EHLO ")
@@ -171,7 +166,7 @@ dribbled() {
 	run -0 --separate-stderr dribbled "$IN"
 	smtp_ok 220 250 250 250 354 250 221
 	[[ $(received) == "from client.example ([192.0.2.9]) by $HOST (smtpd) with ESMTP id "* ]]
-	{ python3 "$PXHDR" proxy 2001:db8::9 2001:db8::25 4567 25 --ssl TLSv1.2 X --crc
+	{ python3 -S "$PXHDR" proxy 2001:db8::9 2001:db8::25 4567 25 --ssl TLSv1.2 X --crc
 	  mail_lines; } >"$IN"
 	run -0 --separate-stderr dribbled "$IN"
 	smtp_ok 220 250 250 250 354 250 221
@@ -180,7 +175,7 @@ dribbled() {
 }
 
 @test "v2 LOCAL, a health check, is served as a connection from the balancer" {
-	{ python3 "$PXHDR" local; lines "HELO check" QUIT; } >"$IN"
+	{ python3 -S "$PXHDR" local; lines "HELO check" QUIT; } >"$IN"
 	run -0 --separate-stderr pxl <"$IN"
 	smtp_ok 220 250 221
 	# Addresses in a LOCAL header are ignored, as the protocol says.
@@ -202,14 +197,14 @@ dribbled() {
 }
 
 @test "v2 with TLS at the front: LMTPS with -L, and ESMTPS after HELO too" {
-	{ python3 "$PXHDR" proxy 192.0.2.9 198.51.100.2 4567 25 --ssl TLSv1.2 AES128-SHA
+	{ python3 -S "$PXHDR" proxy 192.0.2.9 198.51.100.2 4567 25 --ssl TLSv1.2 AES128-SHA
 	  lines "LHLO client.example" "MAIL FROM:<a@b.example>" \
 	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: px" "" hello . QUIT; } >"$IN"
 	run -0 --separate-stderr px -L <"$IN"
 	smtp_ok 220 250 250 250 354 250 221
 	[[ $(received) == *" with LMTPS (version=TLSv1.2 cipher=AES128-SHA) id "* ]]
 	rm -f "$MAIL/alice" && mkmbox alice
-	{ python3 "$PXHDR" proxy 192.0.2.9 198.51.100.2 4567 25 --ssl TLSv1.2 AES128-SHA
+	{ python3 -S "$PXHDR" proxy 192.0.2.9 198.51.100.2 4567 25 --ssl TLSv1.2 AES128-SHA
 	  lines "HELO client.example" "MAIL FROM:<a@b.example>" \
 	    "RCPT TO:<alice@mx.test.example>" DATA "Subject: px" "" hello . QUIT; } >"$IN"
 	run -0 --separate-stderr px <"$IN"
@@ -235,7 +230,7 @@ dribbled() {
 	local args
 	while IFS='|' read -r why args; do
 		# shellcheck disable=SC2086
-		{ python3 "$PXHDR" $args; mail_lines; } >"$IN"
+		{ python3 -S "$PXHDR" $args; mail_lines; } >"$IN"
 		run --separate-stderr px <"$IN"
 		echo "header: $args" >&2
 		refused "$why"
@@ -260,7 +255,7 @@ dribbled() {
 }
 
 @test "a header cut short by the end of input ends the session without a greeting" {
-	python3 "$PXHDR" proxy 192.0.2.9 198.51.100.2 4567 25 --len 40 >"$IN"
+	python3 -S "$PXHDR" proxy 192.0.2.9 198.51.100.2 4567 25 --len 40 >"$IN"
 	run --separate-stderr px <"$IN"
 	refused truncated
 	printf 'PROXY TCP4 192.0.2.9' >"$IN"
@@ -294,7 +289,7 @@ held() {
 	[ -z "$output" ]
 	needs_log
 	TCPREMOTEIP=192.0.2.1 run -1 --separate-stderr \
-	    logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -P 127.0.0.1 <"$IN"
+	    logged timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -P 127.0.0.1 <"$IN"
 	log_has ' client=192\.0\.2\.1 error=proxy why="untrusted front"$'
 }
 
@@ -393,7 +388,7 @@ haproxy_start() {
 	HAPROXY=$!
 	local i
 	for i in $(seq 100); do
-		python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$F3" 2>/dev/null && return 0
+		python3 -S -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$F3" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "haproxy does not listen" >&2
@@ -403,7 +398,7 @@ haproxy_start() {
 # from_5 PORT SUBJECT [tls]: one message to alice by smtplib, bound to
 # 127.0.0.5, over implicit TLS with "tls".
 from_5() {
-	timeout 20 python3 -c '
+	timeout 20 python3 -S -c '
 import smtplib, ssl, sys
 port, subject = sys.argv[1:3]
 if len(sys.argv) > 3:
@@ -427,7 +422,7 @@ s.quit()
 	needs_log
 	PORT=$(free_port)
 	launch "Listening on" logged systemd-socket-activate --accept --inetd \
-	    -l "127.0.0.1:$PORT" "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" \
+	    -l "127.0.0.1:$PORT" "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" \
 	    -P 127.0.0.1
 	haproxy_start "$PORT"
 	run -0 --separate-stderr from_5 "$F1" v1

@@ -16,13 +16,13 @@ teardown() {
 
 # has_ipv6: can a socket bind [::1] here?
 has_ipv6() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null
+	python3 -S -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null
 }
 
 # send_lit HOST RCPT...: Python smtplib sends one message to each RCPT
 # through HOST:$PORT; prints "ok" or the refusals (code and enhanced code).
 send_lit() {
-	timeout 20 python3 -c '
+	timeout 20 python3 -S -c '
 import smtplib, sys
 host, port, rcpts = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 s = smtplib.SMTP(host, port, timeout=10)
@@ -56,7 +56,7 @@ s.quit()
 	has_ipv6 || skip "no IPv6 on this machine: cannot bind [::1]"
 	PORT=$(free_port)
 	launch "Listening on" systemd-socket-activate --accept --inetd -l "[::1]:$PORT" \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST"
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST"
 	run -0 --separate-stderr send_lit ::1 "alice@[IPv6:::1]" "alice@[IPv6:0:0:0:0:0:0:0:1]" \
 	    "alice@[127.0.0.1]"
 	[ "${lines[0]}" = "ok alice@[IPv6:::1]" ]
@@ -70,7 +70,7 @@ s.quit()
 	has_ipv6 || skip "no IPv6 on this machine: no dual-stack socket"
 	PORT=$(free_port)
 	launch "Listening on" systemd-socket-activate --accept --inetd -l "[::]:$PORT" \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST"
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST"
 	run -0 --separate-stderr send_lit 127.0.0.1 "alice@[127.0.0.1]"
 	[ "${lines[0]}" = "ok alice@[127.0.0.1]" ]
 	count_is 1 mbox_count "$MAIL/alice"

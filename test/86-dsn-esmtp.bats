@@ -41,7 +41,7 @@ for r in status[1:]:
 	count_is 1 maildir_count "$MAIL/bob"
 	[ "$(maildir_msg "$MAIL/bob" 1 header Subject)" = "via esmtp" ]
 	count_is 1 mbox_count "$MAIL/alice"
-	run -0 python3 -c "$PY_DSN" "$MAIL/alice" 1
+	run -0 python3 -S -c "$PY_DSN" "$MAIL/alice" 1
 	printf '%s\n' "$output" >&2
 	[ "${lines[0]}" = "multipart/report delivery-status 0" ]
 	[ "${lines[1]}" = "envid None" ]

@@ -188,7 +188,7 @@ msgfile() {
 	[ "${argv[0]}" = s6-tcpserver6d ]
 	argv[0]=$s6/bin/s6-tcpserver6d
 	PORT=$(free_port)
-	launch "status: 0/" python3 -c '
+	launch "status: 0/" python3 -S -c '
 import os, socket, sys
 s = socket.socket(socket.AF_INET6)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -196,7 +196,7 @@ s.bind(("::ffff:127.0.0.1", int(sys.argv[1])))
 s.listen(16)
 os.dup2(s.fileno(), 0)
 os.execv(sys.argv[2], sys.argv[2:])' "$PORT" "${argv[@]:0:1}" -v 2 "${argv[@]:1}" \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST"
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST"
 	if [ "$(id -u)" = 0 ]; then
 		open_session
 		check_dropped "$SESSION_PID" "$SMTPD_USER"

@@ -6,8 +6,7 @@ load launch
 
 setup() {
 	smtp_setup
-	needs unshare
-	unshare -m true 2>/dev/null || skip "needs mount namespaces"
+	needs_log
 }
 
 teardown() {
@@ -18,7 +17,7 @@ teardown() {
 # (tail -f writes nothing and ends when smtpd has gone, or after 3 s).
 held_session() {
 	{ printf 'HELO client.example\r\n'; timeout 3 tail -f -s 0.1 /dev/null; } |
-	    logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "$@"
+	    logged timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" "$@"
 }
 
 # log_lacks [-v] ERE: no caught syslog line matches (with -v: all do).
@@ -113,7 +112,7 @@ log_lacks() {
 	needs tcpserver swaks
 	PORT=$(free_port)
 	launch "status: 0/" logged tcpserver -v -R -H -l 0 127.0.0.1 "$PORT" \
-	    "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST"
+	    "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST"
 	run --separate-stderr swaks_send a@b.example victim@elsewhere.example relay
 	grep -q '<\*\* 550 5\.7\.1' <<<"$output"
 	stop_launcher
@@ -163,7 +162,7 @@ forged_names() {
 	done
 	printf 'not an entry\n' >"$MAIL/.queue/$f b"
 	give_to_smtpd "$MAIL/.queue"
-	logged timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -q -F
+	logged timeout 20 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -q -F
 }
 
 @test "names from files, aliases and the queue reach the log only escaped: no forged field" {

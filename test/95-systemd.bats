@@ -5,7 +5,7 @@ load helper
 # User smtpd stands for the suite's user, /var/mail for $MAIL; only -h (and
 # -F for the queue runs, so the entry is due) are added.
 
-SRCDIR=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+SRCDIR=${BATS_TEST_DIRNAME%/*}
 
 setup() {
 	[ "$(id -u)" = 0 ] || skip "needs root to switch users"

@@ -2,7 +2,7 @@
 # sessions, and what /proc says about the process serving one.  Loaded
 # after helper.bash.
 
-SRCDIR=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+SRCDIR=${BATS_TEST_DIRNAME%/*}
 
 # needs_root / needs CMD...: skip unless the test can run.
 needs_root() {
@@ -72,13 +72,13 @@ launch_socket_activate() {
 	done
 	PORT=$(free_port)
 	launch "Listening on" env "${env[@]}" systemd-socket-activate --accept --inetd \
-	    "${setenv[@]}" -l "127.0.0.1:$PORT" "$SMTPD" $(smtpd_user_opt) "$@"
+	    "${setenv[@]}" -l "127.0.0.1:$PORT" "$SMTPD" "${SMTPD_UOPT[@]}" "$@"
 }
 
 launch_tcpserver() {
 	PORT=$(free_port)
 	launch "status: 0/" tcpserver -v -R -H -l 0 -c 4 127.0.0.1 "$PORT" \
-	    "$SMTPD" $(smtpd_user_opt) "$@"
+	    "$SMTPD" "${SMTPD_UOPT[@]}" "$@"
 }
 
 # inetd_conf N ARGS: the Nth service line of inetd.conf.example (1: as
@@ -189,7 +189,7 @@ curl_send() {
 
 # smtplib_send FROM TO SUBJECT: send one message with Python's smtplib.
 smtplib_send() {
-	timeout 20 python3 -c '
+	timeout 20 python3 -S -c '
 import smtplib, sys
 port, sender, rcpt, subject = sys.argv[1:5]
 s = smtplib.SMTP("127.0.0.1", int(port), timeout=10)
@@ -217,48 +217,38 @@ received_from_loopback() {
 	[[ $rcvd == "from client.example ([127.0.0.1])"* ]]
 }
 
-# Catches what smtpd sends to syslog: binds a datagram socket as DIR/log,
-# runs the command in a mount namespace where DIR is /dev, and then writes
-# each message received to LOGFILE, one a line.
-PY_LOGSINK='
-import os, select, socket, subprocess, sys
-devdir, logfile, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
-os.makedirs(devdir, exist_ok=True)
-path = os.path.join(devdir, "log")
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(path)
-os.chmod(path, 0o666)
-p = subprocess.Popen(["unshare", "-m", "sh", "-c",
-    "mount --bind \"$0\" /dev && exec \"$@\"", devdir] + cmd)
-pidfd = os.pidfd_open(p.pid)
-s.setblocking(False)
-with open(logfile, "ab") as f:
-    # Read while it runs: a full socket queue would block the sender.
-    done = False
-    while True:
-        ready = select.select([s, pidfd], [], [])[0]
-        done = done or pidfd in ready
-        try:
-            f.write(s.recv(65536).rstrip(b"\n") + b"\n")
-            f.flush()
-        except BlockingIOError:
-            if done:
-                break
-sys.exit(p.wait())
-'
+# test/logsink catches what smtpd sends to syslog: it binds a datagram
+# socket as DIR/log, runs the command in a mount namespace where DIR is
+# /dev, and writes each message to a file, one a line.
+LOGSINK=$BATS_TEST_DIRNAME/logsink
+
+# can_log: the log can be caught here (logsink is built and may make a
+# mount namespace, which takes root); asked once per test.  needs_log:
+# skip unless it can.
+can_log() {
+	if [ -z "${CAN_LOG-}" ]; then
+		CAN_LOG=no
+		[ -x "$LOGSINK" ] && "$LOGSINK" -n 2>/dev/null && CAN_LOG=yes
+	fi
+	[ "$CAN_LOG" = yes ]
+}
+
+needs_log() {
+	[ -x "$LOGSINK" ] || skip "test/logsink not built (make check builds it)"
+	can_log || skip "needs mount namespaces"
+}
 
 # logged CMD...: run CMD with its syslog messages caught in
 # $BATS_TEST_TMPDIR/syslog (after each other's, if run more than once).
 logged() {
-	rm -rf "$BATS_TEST_TMPDIR/dev"
-	python3 -c "$PY_LOGSINK" "$BATS_TEST_TMPDIR/dev" "$BATS_TEST_TMPDIR/syslog" "$@"
+	"$LOGSINK" "$BATS_TEST_TMPDIR/dev" "$BATS_TEST_TMPDIR/syslog" "$@"
 }
 
 # smtp_logged OPTIONS -- LINES...: smtp, with the syslog caught.
 smtp_logged() {
 	split_opts "$@"
 	lines "${ARGS[@]}" |
-	    logged timeout 10 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" "${OPTS[@]}"
+	    logged timeout 10 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" "${OPTS[@]}"
 }
 
 # log_has ERE: some caught syslog line matches.

@@ -12,7 +12,7 @@ needs_strace() {
 # big_session RCPT...: a session sending one 160 KB message (three writes
 # of 64 KiB into an mbox) to the recipients.
 big_session() {
-	python3 -c '
+	python3 -S -c '
 import sys
 body = "".join("line %05d %s\r\n" % (i, "x" * 66) for i in range(2100))
 sys.stdout.write("HELO c\r\nMAIL FROM:<a@b.example>\r\n" +
@@ -25,7 +25,7 @@ sys.stdout.write("HELO c\r\nMAIL FROM:<a@b.example>\r\n" +
 slowed() {
 	SLOWED=(strace -f -o /dev/null -P "$MAIL/alice" -e trace=write
 	    -e inject=write:delay_enter=300000
-	    timeout 30 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 10)
+	    timeout 30 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -w 10)
 }
 
 # stop_session SIGNAL POINT WHO: one session to alice stopped there; the
@@ -34,7 +34,7 @@ slowed() {
 stop_session() {
 	big_session alice >"$BATS_TEST_TMPDIR/in"
 	slowed
-	run --separate-stderr python3 "$BATS_TEST_DIRNAME/fixtures/stop.py" "$1" "$2" "$3" \
+	run --separate-stderr python3 -S "$BATS_TEST_DIRNAME/fixtures/stop.py" "$1" "$2" "$3" \
 	    "$MAIL/alice" "$BATS_TEST_TMPDIR/in" -- "${SLOWED[@]}"
 	echo "$output$stderr"
 	[ "$status" -eq 0 ]
@@ -52,19 +52,19 @@ stop_session() {
 stop_queue() {
 	: >"$MAIL/alice.lock"
 	big_session alice bob >"$BATS_TEST_TMPDIR/in"
-	run --separate-stderr timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -w 1 \
+	run --separate-stderr timeout 20 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -w 1 \
 	    <"$BATS_TEST_TMPDIR/in"
 	smtp_ok 220 250 250 250 250 354 250 221
 	rm "$MAIL/alice.lock"
 	slowed
 	[ "$(find "$MAIL/.queue" -type f ! -name 'tmp.*' | wc -l)" -eq 1 ]
-	run --separate-stderr python3 "$BATS_TEST_DIRNAME/fixtures/stop.py" "$1" "$2" "$3" \
+	run --separate-stderr python3 -S "$BATS_TEST_DIRNAME/fixtures/stop.py" "$1" "$2" "$3" \
 	    "$MAIL/alice" /dev/null -- "${SLOWED[@]}" -q -F
 	echo "$output$stderr"
 	[ "$status" -eq 0 ]
 	[[ $output == "ok "* ]]
 	STOPPED=$output
-	run --separate-stderr timeout 20 "$SMTPD" $(smtpd_user_opt) -d "$MAIL" -h "$HOST" -q -F
+	run --separate-stderr timeout 20 "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL" -h "$HOST" -q -F
 	[ "$status" -eq 0 ]
 	count_is 1 mbox_count "$MAIL/alice"
 	[ "$(find "$MAIL/.queue" -type f ! -name 'tmp.*' | wc -l)" -eq 0 ]
