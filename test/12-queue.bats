@@ -35,6 +35,14 @@ fix_bob() {
 # entries: the names of the queue entries (regular files, not tmp.*), one
 # per line in name order; entry_count: how many.  Globs, not processes.
 entries() {
+	local rc=0
+	untraced
+	_entries "$@" || rc=$?
+	traced
+	return "$rc"
+}
+
+_entries() {
 	local f
 	for f in "$MAIL/.queue"/.[!.]* "$MAIL/.queue"/*; do
 		[ -f "$f" ] && [ ! -L "$f" ] && [[ ${f##*/} != tmp.* ]] &&
@@ -44,6 +52,14 @@ entries() {
 }
 
 entry_count() {
+	local rc=0
+	untraced
+	_entry_count "$@" || rc=$?
+	traced
+	return "$rc"
+}
+
+_entry_count() {
 	local n=0 f
 	for f in "$MAIL/.queue"/.[!.]* "$MAIL/.queue"/*; do
 		[ -f "$f" ] && [ ! -L "$f" ] && [[ ${f##*/} != tmp.* ]] && n=$((n + 1))
