@@ -147,10 +147,12 @@ load helper
 members_list() {
 	local i
 	printf '%s:' "$1"
-	for i in $(seq $(($2 - 1))); do
+	untraced
+	for ((i = 1; i < $2; i++)); do
 		printf ' u%d,' "$i"
-		[ $((i % 10)) = 0 ] && printf '\n\t'
+		[ $((i % 10)) != 0 ] || printf '\n\t'
 	done
+	traced
 	printf ' u%d\n' "$2"
 }
 

@@ -226,7 +226,7 @@ CONF
 	launch_socket_activate -d "$MAIL" -h "$HOST"
 	# 200 kB: several chunks; a dot line and a From line on the way.
 	{ printf 'Subject: via exim\n\n..dot\nFrom here\n'
-	  for i in $(seq 4000); do printf 'line %05d of a long message\n' "$i"; done; } \
+	  printf 'line %05d of a long message\n' {1..4000}; } \
 		>"$BATS_TEST_TMPDIR/msg"
 	exim_send -oi -f s@client.example "alice@$HOST" "bob@$HOST" <"$BATS_TEST_TMPDIR/msg"
 	grep -q "=> alice@$HOST .* K C=\"250 2.0.0 " "$EXIM_LOG"

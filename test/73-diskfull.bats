@@ -9,9 +9,11 @@ body() {
 	local i line
 	printf -v line '%099d' 0
 	BODY=("Subject: big" "")
+	untraced
 	for ((i = 0; i < $1 / 101; i++)); do
 		BODY+=("$line")
 	done
+	traced
 }
 
 # limited BYTES OPTIONS -- LINES...: smtp under a file size limit.

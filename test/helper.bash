@@ -13,13 +13,8 @@ fi
 SMTPD_UOPT=()
 [ -z "${SMTPD_USER-}" ] || SMTPD_UOPT=(-u "$SMTPD_USER")
 
-# Where Debian's bash-builtins is installed, bash's own mkdir, mktemp and
-# rm stand in for the programs in the test's shell (and in bats' code that
-# runs there: a mktemp for each run --separate-stderr, an rm per test): a
-# process less each time, about 10 ms here.
-for b in mkdir mktemp rm; do
-	[ ! -f "/usr/lib/bash/$b" ] || enable -f "/usr/lib/bash/$b" "$b" 2>/dev/null || true
-done
+# bash's own mkdir, mktemp, rm, ln, mkfifo and seq, where installed.
+. "$BATS_TEST_DIRNAME/loadables.bash"
 
 # bats runs a DEBUG trap before every command of a test, to name the line
 # of a failure; it costs 0.2 ms a command, 20 ms for one parse of a
