@@ -87,9 +87,9 @@ addr_8bit(const char *s)
 	return 0;
 }
 
-/* The value of a hexadecimal digit, or -1. */
-static int
-hex_value(char c)
+/* The value of a hexadecimal digit of either case, or -1. */
+int
+addr_hex(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -168,7 +168,8 @@ ipv6_literal(const char *p, unsigned char *b)
 			g[n++] = (unsigned int)b[2] << 8 | b[3];
 			break;
 		}
-		for (k = 0, x = 0; k < 4 && (v = hex_value(*p)) >= 0; k++, p++)
+		for (k = 0, x = 0; k < 4 && (v = addr_hex((unsigned char)*p)) >= 0;
+		    k++, p++)
 			x = x * 16 + (unsigned int)v;
 		if (k == 0 && gap == n)
 			break;			/* nothing after "::" */

@@ -37,15 +37,12 @@ dsn_diag(char *buf, size_t sz, const struct target *r)
 	snprintf(buf, sz, "%d %s %s", t->code, t->esc, t->text);
 }
 
-/* The value of an upper-case hex digit, -1 for any other character. */
+/* The value of an upper-case hex digit, -1 for any other character:
+ * xtext (RFC 3461 4) and utf-8-addr (RFC 6533 3) spell hex upper-case. */
 static int
 hexval(int c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return c >= 'a' && c <= 'f' ? -1 : addr_hex(c);
 }
 
 /*

@@ -271,6 +271,7 @@ void	 proxy_start(void);
 #define ADDR_UTF8	2	/* addr_path(): RFC 6531 UTF-8 allowed */
 #define ADDR_BARE	4	/* addr_path(): a mailbox without <> too */
 int		 addr_8bit(const char *);
+int		 addr_hex(int);
 const char	*addr_domain(const char *);
 char		*addr_path(char *, struct path *, int);
 int		 addr_is_local(const char *);
