@@ -145,14 +145,16 @@ load helper
 
 # members_list NAME N: an alias NAME of N distinct members u1..uN.
 members_list() {
+	untraced _members_list "$@"
+}
+
+_members_list() {
 	local i
 	printf '%s:' "$1"
-	untraced
 	for ((i = 1; i < $2; i++)); do
 		printf ' u%d,' "$i"
 		[ $((i % 10)) != 0 ] || printf '\n\t'
 	done
-	traced
 	printf ' u%d\n' "$2"
 }
 

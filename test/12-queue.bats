@@ -33,38 +33,26 @@ fix_bob() {
 }
 
 # entries: the names of the queue entries (regular files, not tmp.*), one
-# per line in name order; entry_count: how many.  Globs, not processes.
+# per line in name order; entry_count: how many.  Globs, not processes:
+# _queued fills ENTRIES.
 entries() {
-	local rc=0
-	untraced
-	_entries "$@" || rc=$?
-	traced
-	return "$rc"
-}
-
-_entries() {
-	local f
-	for f in "$MAIL/.queue"/.[!.]* "$MAIL/.queue"/*; do
-		[ -f "$f" ] && [ ! -L "$f" ] && [[ ${f##*/} != tmp.* ]] &&
-		    printf '%s\n' "${f##*/}"
-	done
-	return 0
+	untraced _queued
+	[ "${#ENTRIES[@]}" = 0 ] || printf '%s\n' "${ENTRIES[@]}"
 }
 
 entry_count() {
-	local rc=0
-	untraced
-	_entry_count "$@" || rc=$?
-	traced
-	return "$rc"
+	untraced _queued
+	echo "${#ENTRIES[@]}"
 }
 
-_entry_count() {
-	local n=0 f
+_queued() {
+	local f
+	ENTRIES=()
 	for f in "$MAIL/.queue"/.[!.]* "$MAIL/.queue"/*; do
-		[ -f "$f" ] && [ ! -L "$f" ] && [[ ${f##*/} != tmp.* ]] && n=$((n + 1))
+		[ -f "$f" ] && [ ! -L "$f" ] && [[ ${f##*/} != tmp.* ]] &&
+		    ENTRIES+=("${f##*/}")
 	done
-	echo "$n"
+	return 0
 }
 
 # Reads message N of an mbox with Python's email package and prints what

@@ -6,14 +6,16 @@ load helper
 
 # body N: a message of N bytes of 100-octet lines, for smtp's arguments.
 body() {
+	untraced _body "$@"
+}
+
+_body() {
 	local i line
 	printf -v line '%099d' 0
 	BODY=("Subject: big" "")
-	untraced
 	for ((i = 0; i < $1 / 101; i++)); do
 		BODY+=("$line")
 	done
-	traced
 }
 
 # limited BYTES OPTIONS -- LINES...: smtp under a file size limit.

@@ -7,18 +7,18 @@ load helper
 # directory: the ones make built (for make check) when each is newer than
 # its source and the headers, else compiled afresh.
 objects() {
-	local top=$BATS_TEST_DIRNAME/.. o h built=()
-	for o in $(sed -n 's/^OBJ[	 ]*=//p' "$top/Makefile"); do
+	local top=$BATS_TEST_DIRNAME/.. o h objs=() fresh=1
+	read -r -a objs < <(sed -n 's/^OBJ[	 ]*=//p' "$top/Makefile")
+	for o in "${objs[@]}"; do
 		for h in "$top/${o%.o}.c" "$top"/*.h; do
-			[ "$top/$o" -nt "$h" ] || built=(stale)
+			[ "$top/$o" -nt "$h" ] || fresh=0
 		done
-		[ "${built[0]-}" = stale ] || built+=("$top/$o")
 	done
-	if [ "${built[0]-}" != stale ]; then
-		ln -s "${built[@]}" "$BATS_TEST_TMPDIR/"
+	if [ "$fresh" = 1 ]; then
+		ln -s "${objs[@]/#/$top/}" "$BATS_TEST_TMPDIR/"
 		return
 	fi
-	for o in $(sed -n 's/^OBJ[	 ]*=//p' "$top/Makefile"); do
+	for o in "${objs[@]}"; do
 		${CC:-cc} -std=c99 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
 			-c -o "$BATS_TEST_TMPDIR/$o" "$top/${o%.o}.c" || return 1
 	done

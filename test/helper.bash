@@ -18,17 +18,18 @@ SMTPD_UOPT=()
 
 # bats runs a DEBUG trap before every command of a test, to name the line
 # of a failure; it costs 0.2 ms a command, 20 ms for one parse of a
-# session's replies.  A helper that loops runs "untraced" and then
-# "traced" again: a failure inside it is reported at the line that
-# called it.  (bats 1.8's trap; nothing happens where it is not set.)
+# session's replies.  A helper that loops is defined as "NAME() { untraced
+# _NAME "$@"; }": the loop runs without the trap, the status is passed on,
+# and a failure inside it is reported at the line that called it.  (bats
+# 1.8's trap; it is set again only where bats set it.)
 untraced() {
+	local rc=0
 	trap - DEBUG
-}
-
-traced() {
+	"$@" || rc=$?
 	if declare -F bats_debug_trap >/dev/null; then
 		trap 'bats_debug_trap "$BASH_SOURCE"' DEBUG
 	fi
+	return "$rc"
 }
 
 # The suite runs under umask 022, whatever its caller's: the modes it
@@ -55,11 +56,7 @@ setup_file() {
 # give_to_smtpd PATH...: make paths belong to the user smtpd runs as, and
 # their parent directories searchable by it.
 give_to_smtpd() {
-	local rc=0
-	untraced
-	_give_to_smtpd "$@" || rc=$?
-	traced
-	return "$rc"
+	untraced _give_to_smtpd "$@"
 }
 
 _give_to_smtpd() {
@@ -115,11 +112,7 @@ setup() {
 # then "${OPTS[@]}" and "${ARGS[@]}" (expanded before the next helper
 # splits again).
 split_opts() {
-	local rc=0
-	untraced
-	_split_opts "$@" || rc=$?
-	traced
-	return "$rc"
+	untraced _split_opts "$@"
 }
 
 _split_opts() {
@@ -184,11 +177,7 @@ pad() {
 # the code, the enhanced code ("-" if none) and the text of the last line of
 # each reply; a line that is not a reply line counts as a reply "???".
 parse_replies() {
-	local rc=0
-	untraced
-	_parse_replies "$@" || rc=$?
-	traced
-	return "$rc"
+	untraced _parse_replies "$@"
 }
 
 _parse_replies() {
@@ -286,11 +275,7 @@ nth_is() {
 # ehlo_keywords: the extension lines of the first 250 multi-line reply,
 # keyword and arguments, one per line.
 ehlo_keywords() {
-	local rc=0
-	untraced
-	_ehlo_keywords "$@" || rc=$?
-	traced
-	return "$rc"
+	untraced _ehlo_keywords "$@"
 }
 
 _ehlo_keywords() {
@@ -355,11 +340,7 @@ mbox_count() {
 }
 
 maildir_count() {
-	local rc=0
-	untraced
-	_maildir_count "$@" || rc=$?
-	traced
-	return "$rc"
+	untraced _maildir_count "$@"
 }
 
 _maildir_count() {

@@ -50,12 +50,19 @@ fail(const char *what)
 	exit(125);
 }
 
+/* A mount namespace of our own, whose mounts stay in it. */
+static int
+private_ns(void)
+{
+	return unshare(CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 ? 0 : -1;
+}
+
 /* In the child: a mount namespace where devdir is /dev, then the command. */
 static void
 run(const char *devdir, char **argv)
 {
-	if (unshare(CLONE_NEWNS) != 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	if (private_ns() != 0 ||
 	    mount(devdir, "/dev", NULL, MS_BIND, NULL) != 0) {
 		fprintf(stderr, "logsink: namespace: %s\n", strerror(errno));
 		_exit(125);
@@ -92,8 +99,7 @@ check(void)
 	if (pid < 0)
 		fail("fork");
 	if (pid == 0)
-		_exit(unshare(CLONE_NEWNS) == 0 &&
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 ? 0 : 1);
+		_exit(private_ns() == 0 ? 0 : 1);
 	if (waitpid(pid, &st, 0) != pid)
 		fail("waitpid");
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
