@@ -369,6 +369,9 @@ haproxy_start() {
 	    timeout connect 5s
 	    timeout client 30s
 	    timeout server 30s
+	    # A check that waits longer than inter (1s) for the greeting, as on
+	    # a loaded machine, is reset, and smtpd logs the lost header.
+	    timeout check 10s
 	listen v1
 	    bind 127.0.0.1:$F1
 	    server s 127.0.0.1:$1 send-proxy
