@@ -369,9 +369,6 @@ haproxy_start() {
 	    timeout connect 5s
 	    timeout client 30s
 	    timeout server 30s
-	    # A check that waits longer than inter (1s) for the greeting, as on
-	    # a loaded machine, is reset, and smtpd logs the lost header.
-	    timeout check 10s
 	listen v1
 	    bind 127.0.0.1:$F1
 	    server s 127.0.0.1:$1 send-proxy
@@ -453,5 +450,10 @@ s.quit()
 	log_has ' connect client=127\.0\.0\.1 front=127\.0\.0\.1$'
 	[ "$(grep -Ec ' connect client=127\.0\.0\.5 port=[0-9]+ front=127\.0\.0\.1$' "$BATS_TEST_TMPDIR/syslog")" = 3 ]
 	log_has ' connect client=127\.0\.0\.5 port=[0-9]+ front=127\.0\.0\.1 tls=TLSv1\.[23] cipher=[A-Z0-9_-]+$'
-	[ "$(grep -c 'error=proxy' "$BATS_TEST_TMPDIR/syslog")" = 1 ]
+	# One refused client, the direct one.  haproxy_start's probe through
+	# F3 closes at once; HAProxy's connection to smtpd can be reset before
+	# smtpd names its peer, and is then logged as client=local.
+	grep 'error=proxy' "$BATS_TEST_TMPDIR/syslog" >&2 || true
+	[ "$(grep 'error=proxy' "$BATS_TEST_TMPDIR/syslog" |
+	    grep -vc ' client=local error=proxy why="untrusted front"$')" = 1 ]
 }
