@@ -183,7 +183,7 @@ needs_s6() {
 	needs tcpserver openssl
 	# A self-signed certificate for this run of the file.
 	if [ ! -f "$BATS_FILE_TMPDIR/cert.pem" ]; then
-		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$HOST" \
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$HOST" \
 		    -keyout "$BATS_FILE_TMPDIR/key.pem" -out "$BATS_FILE_TMPDIR/cert.pem" 2>/dev/null
 	fi
 	cp "$BATS_FILE_TMPDIR/key.pem" "$BATS_FILE_TMPDIR/cert.pem" "$BATS_TEST_TMPDIR/"

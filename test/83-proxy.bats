@@ -358,7 +358,7 @@ haproxy_start() {
 	F2=$(free_port)
 	F3=$(free_port)
 	F4=$(free_port)
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
 	    -keyout "$BATS_TEST_TMPDIR/key.pem" -out "$BATS_TEST_TMPDIR/cert.pem" 2>/dev/null
 	cat "$BATS_TEST_TMPDIR/cert.pem" "$BATS_TEST_TMPDIR/key.pem" >"$BATS_TEST_TMPDIR/both.pem"
 	cat >"$BATS_TEST_TMPDIR/haproxy.cfg" <<-EOF
@@ -388,7 +388,10 @@ haproxy_start() {
 	HAPROXY=$!
 	local i
 	for i in $(seq 100); do
-		python3 -S -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$F3" 2>/dev/null && return 0
+		if { exec 9<>"/dev/tcp/127.0.0.1/$F3"; } 2>/dev/null; then
+			exec 9>&-
+			return 0
+		fi
 		sleep 0.1
 	done
 	echo "haproxy does not listen" >&2

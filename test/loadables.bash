@@ -12,3 +12,12 @@ for b in mkdir mktemp rm ln mkfifo seq; do
 	[ ! -f "/usr/lib/bash/$b" ] || enable -f "/usr/lib/bash/$b" "$b" 2>/dev/null || true
 done
 unset b
+# bats 1.8 reads the clock for every test as $(date +%s%N): bash's own
+# clock gives the same digits without the process.
+date() {
+	if [ "$*" = +%s%N ] && [ -n "${EPOCHREALTIME-}" ]; then
+		echo "${EPOCHREALTIME//[!0-9]/}000"
+	else
+		command date "$@"
+	fi
+}
