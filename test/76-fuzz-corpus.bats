@@ -12,13 +12,11 @@ dir=$1
 shift
 n=0
 for f in "$CORPUS"/*; do
-	out=$dir/${f##*/}
-	"$@" <"$f" >"$out" 2>"$out.err"
+	"$@" <"$f" >"$dir/${f##*/}" 2>"$dir.err"
 	rc=$?
-	if [ "$rc" -ne 0 ] || [ -s "$out.err" ]; then
-		echo "${f##*/}: exit $rc, stderr: $(cat "$out.err")" >&2
+	if [ "$rc" -ne 0 ] || [ -s "$dir.err" ]; then
+		echo "${f##*/}: exit $rc, stderr: $(cat "$dir.err")" >&2
 	fi
-	rm "$out.err"
 	n=$((n + 1))
 done
 echo "$n"'
