@@ -296,39 +296,9 @@ _ehlo_keywords() {
 	done <<<"$output"
 }
 
-# Mailboxes are read back with Python's mailbox module, a real reader.
-PY_MAILBOX='
-import mailbox, sys
-kind, path = sys.argv[1], sys.argv[2]
-if kind == "mbox":
-    mb = mailbox.mbox(path, create=False)
-else:
-    mb = mailbox.Maildir(path, factory=None, create=False)
-n, part = int(sys.argv[3]), sys.argv[4]
-keys = sorted(mb.keys())
-if n < 1 or n > len(keys):
-    sys.exit("no message %d in %s (%d messages)" % (n, path, len(keys)))
-key = keys[n - 1]
-raw = mb.get_bytes(key)
-head, sep, body = raw.partition(b"\n\n")
-out = sys.stdout.buffer
-if part == "raw":
-    out.write(raw)
-elif part == "body":
-    out.write(body)
-elif part == "headers":
-    out.write(head + b"\n")
-elif part == "names":
-    for name in mb.get_message(key).keys():
-        out.write(name.encode() + b"\n")
-elif part == "header":
-    for value in mb.get_message(key).get_all(sys.argv[5], []):
-        out.write(" ".join(str(value).split()).encode() + b"\n")
-elif part == "from":
-    out.write(mb.get_message(key).get_from().encode() + b"\n")
-else:
-    sys.exit("unknown part " + part)
-'
+# Mailboxes are read back with Python's mailbox module, a real reader:
+# test/fixtures/mailread.py.
+MAILREAD=$BATS_TEST_DIRNAME/fixtures/mailread.py
 
 # mbox_count FILE / maildir_count DIR: the number of messages, counted as
 # readers count them without Python's 0.1 s of imports per call: in an
@@ -357,14 +327,48 @@ _maildir_count() {
 # of message N (file order for mbox, name order for Maildir).  PART is raw,
 # headers, body, names (header names in order), header NAME (every value,
 # unfolded, one per line) or, for mbox, from (the From_ line after "From ").
-# Python starts once per call, so -S: the standard library is all it
-# needs, and site's start-up costs as much again.
 mbox_msg() {
-	python3 -S -c "$PY_MAILBOX" mbox "$@"
+	untraced mailbox_read mbox "$@"
 }
 
 maildir_msg() {
-	python3 -S -c "$PY_MAILBOX" maildir "$@"
+	untraced mailbox_read maildir "$@"
+}
+
+# mailbox_read ARGS...: mailread.py ARGS.  Python and its imports cost
+# 60 ms a start, most of a test that reads mail, so one reader serves the
+# reads of a whole file (mailread.py --serve, started by the first read,
+# gone after 10 s without one); each read still opens the mailbox afresh.
+# Should the server not answer, the read is done by a python3 of its own.
+mailbox_read() {
+	local d=$BATS_FILE_TMPDIR/mailread id=$BASHPID pid= rc= fd q req
+	if ! { read -r pid <"$d/pid" && kill -0 "$pid"; } 2>/dev/null; then
+		mkdir -p "$d"
+		[ -p "$d/req" ] || mkfifo "$d/req"
+		# From a subshell, so that no wait of the test waits for it;
+		# none of bats' descriptors may stay open in it.
+		(python3 -S "$MAILREAD" --serve "$d" </dev/null >/dev/null 2>&1 \
+		    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+		echo "$!" >"$d/pid")
+	fi
+	rm -f "$d/$id"
+	mkfifo "$d/$id"
+	exec {fd}<>"$d/$id"
+	printf -v req '%s\t' "$id" "$@"
+	# A FIFO keeps what is written only while it is open: until the
+	# answer, even if the server has yet to open it.
+	exec {q}<>"$d/req"
+	echo "${req%$'\t'}" >&"$q"
+	read -r -t 10 -u "$fd" rc
+	exec {fd}<&- {q}>&-
+	rm -f "$d/$id"
+	if [ -n "$rc" ]; then
+		cat "$d/$id.out"
+		[ ! -s "$d/$id.err" ] || cat "$d/$id.err" >&2
+		rm -f "$d/$id.out" "$d/$id.err"
+		return "$rc"
+	fi
+	python3 -S "$MAILREAD" "$@"
 }
 
 # count_is WANT GOT-COMMAND...: compare a count, printing both.
