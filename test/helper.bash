@@ -346,12 +346,11 @@ mailbox_read() {
 		mkdir -p "$d"
 		[ -p "$d/req" ] || mkfifo "$d/req"
 		# From a subshell, so that no wait of the test waits for it;
-		# none of bats' descriptors may stay open in it.
-		(python3 -S "$MAILREAD" --serve "$d" </dev/null >/dev/null 2>&1 \
-		    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+		# it closes the rest of bats' descriptors itself.
+		(python3 -S "$MAILREAD" --serve "$d" </dev/null >/dev/null 2>&1 &
 		echo "$!" >"$d/pid")
 	fi
-	rm -f "$d/$id"
+	rm -f "$d/$id" "$d/$id.out" "$d/$id.err"
 	mkfifo "$d/$id"
 	exec {fd}<>"$d/$id"
 	printf -v req '%s\t' "$id" "$@"
@@ -364,7 +363,7 @@ mailbox_read() {
 	rm -f "$d/$id"
 	if [ -n "$rc" ]; then
 		cat "$d/$id.out"
-		[ ! -s "$d/$id.err" ] || cat "$d/$id.err" >&2
+		[ ! -f "$d/$id.err" ] || cat "$d/$id.err" >&2
 		rm -f "$d/$id.out" "$d/$id.err"
 		return "$rc"
 	fi
