@@ -161,8 +161,13 @@ msgfile() {
 	run -0 sed -n 's/^Documentation=man:\([^(]*\)(\([0-9]\))$/\2 \1/p' "$units"/*
 	[ "${#lines[@]}" = 6 ]
 	if command -v man >/dev/null; then
-		for page in $(printf '%s\n' "${lines[@]}" | sort -u | tr ' ' :); do
-			MANPATH="$BATS_TEST_TMPDIR/man" man -w "${page%:*}" "${page#*:}" >&2
+		local -A pages
+		for page in "${lines[@]}"; do
+			pages[$page]=1
+		done
+		for page in "${!pages[@]}"; do
+			# shellcheck disable=SC2086 # "SECTION NAME"
+			MANPATH="$BATS_TEST_TMPDIR/man" man -w $page >&2
 		done
 	fi
 	for u in smtpd@.service smtpd-fast.service; do
