@@ -129,14 +129,14 @@ load helper
 }
 
 @test "an idle client is told 421 4.4.2 after -t seconds and smtpd exits 0" {
-	run -0 --separate-stderr bash -c '{ printf "HELO x\r\n"; timeout 3 tail -f -s 0.1 /dev/null; } |
+	run -0 --separate-stderr bash -c '{ printf "HELO x\r\n"; timeout 6 tail -f -s 0.1 /dev/null; } |
 	    timeout 10 "$@" -h mx.test.example -t 1' _ "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL"
 	smtp_ok 220 250 421
 	esc_is 3 4.4.2
 }
 
 @test "a timeout in the middle of DATA stores nothing" {
-	run -0 --separate-stderr bash -c '{ printf "HELO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@mx.test.example>\r\nDATA\r\nSubject: t\r\n\r\npartial\r\n"; timeout 3 tail -f -s 0.1 /dev/null; } |
+	run -0 --separate-stderr bash -c '{ printf "HELO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@mx.test.example>\r\nDATA\r\nSubject: t\r\n\r\npartial\r\n"; timeout 6 tail -f -s 0.1 /dev/null; } |
 	    timeout 10 "$@" -h mx.test.example -t 1' _ "$SMTPD" "${SMTPD_UOPT[@]}" -d "$MAIL"
 	smtp_ok 220 250 250 250 354 421
 	esc_is 6 4.4.2
